@@ -1,0 +1,1 @@
+"""Sub-commands of the ``cmpc`` command line (one module each)."""

@@ -1,0 +1,532 @@
+"""Prime fields GF(p) for p < 2^63 with an exact matrix product at BLAS speed.
+
+:class:`PrimeField` wraps a galois ``GF(p)`` class and adds what the codes and protocols need:
+checked conversion, uniform random elements from :class:`~cmpc.rand.RandomSource`, an exact
+matrix product, (generalised) Vandermonde matrices, evaluation of matrix-coefficient polynomials
+at many points, and inversion / solving with a named error when a matrix is singular.
+
+Exact matrix product (``matmul``)
+---------------------------------
+galois's own ``@`` leaves BLAS as soon as ``k·(p−1)² ≥ 2^53``. Here every product is computed with
+float64 BLAS on operands whose partial sums provably stay integers of magnitude ≤ 2^53, which float64
+represents exactly (53-bit significand), whatever the summation order or FMA use of the BLAS:
+
+1. Operands are taken in the *centred* representation ``x ∈ [−(p−1)/2, (p−1)/2]``.
+2. Each operand is split into ``L`` balanced limbs of ``w`` bits, ``x = Σ_i x_i 2^{w·i}`` with
+   ``|x_i| ≤ M`` (``M = 2^{w−1}``, or ``⌊(p−1)/2 / 2^{w(L−1)}⌋ + 1`` for the top limb if larger;
+   for ``L = 1`` simply ``M = (p−1)/2``).
+3. The inner dimension is cut into chunks of ``K`` columns. For a *schoolbook* plan every limb
+   product ``A_i B_j`` is one float64 product and exactness needs ``K · M_A · M_B ≤ 2^53``.
+   For a *Karatsuba* plan (``L_A = L_B = L``) the cross terms come from
+   ``(A_i + A_j)(B_i + B_j) − A_i B_i − A_j B_j``: ``L(L+1)/2`` products instead of ``L²``, with
+   ``K · 4 M_A M_B ≤ 2^53`` because the limb sums are twice as large.
+4. Each exact float result is converted to int64 (``|v| ≤ 2^53``), the cross terms are combined in
+   int64 (at most ``3L`` terms of magnitude ≤ 2^53: < 2^58), reduced mod p, accumulated over the
+   chunks, and recombined as ``Σ_e D_e · (2^e mod p)`` with an exact 64-bit ``mulmod``.
+
+The plan (``L_A, L_B``, schoolbook or Karatsuba, ``K``) minimises a simple cost model (number of
+BLAS products, chunk overhead); :meth:`PrimeField.matmul_plan` shows it. Examples measured on the
+2-core development machine are in ``docs/performance.md``.
+
+``mulmod`` (elementwise ``a·b mod p``) is plain uint64 arithmetic for ``p < 2^32``; for larger p it
+computes the quotient in x87 extended precision (64-bit significand), whose error is below one unit,
+and corrects the wrapped uint64 remainder; this is exact for ``p < 2^62``. For ``2^62 ≤ p < 2^63`` it
+falls back to Python integers (exact, slow); no platform without 80-bit ``long double`` takes the fast
+path either.
+
+Types: public methods accept numpy integer arrays, Python integer lists or galois FieldArrays and
+return FieldArrays of ``self.GF``. For ``p ≥ 2^32`` galois stores elements as Python objects, which
+is slow; the ``raw_*`` methods take and return int64 arrays without checks and are what the protocol
+uses internally.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import galois
+import numpy as np
+import sympy
+
+from .errors import FieldRangeError, NotPrimeError, ParameterError, ShapeError, SingularMatrixError
+from .rand import RandomSource, ShapeLike, resolve
+
+__all__ = ["MatmulPlan", "PrimeField"]
+
+#: float64 represents every integer of magnitude <= 2^53 exactly
+EXACT_FLOAT_BOUND = 2**53
+
+_FAST_MULMOD = np.finfo(np.longdouble).nmant >= 63
+
+
+@dataclass(frozen=True)
+class MatmulPlan:
+    """How :meth:`PrimeField.matmul` splits a product (see the module docstring)."""
+
+    limbs_a: int
+    width_a: int
+    bound_a: int
+    limbs_b: int
+    width_b: int
+    bound_b: int
+    karatsuba: bool
+    chunk: int
+    products: int
+
+    def describe(self) -> str:
+        kind = "karatsuba" if self.karatsuba else "schoolbook"
+        return (
+            f"{self.limbs_a}x{self.width_a}-bit limbs (A) × {self.limbs_b}x{self.width_b}-bit limbs (B), "
+            f"{kind}, {self.products} float64 products per chunk of {self.chunk}"
+        )
+
+
+def _limb_bound(half: int, limbs: int, width: int) -> int:
+    """Largest |limb| of the balanced decomposition of values with |x| <= half."""
+    if limbs == 1:
+        return half
+    top = half // (1 << (width * (limbs - 1))) + 1
+    return max(1 << (width - 1), top)
+
+
+class PrimeField:
+    """The prime field GF(p) for a prime ``2 <= p < 2^63``.
+
+    Parameters
+    ----------
+    p:
+        The modulus; checked to be a prime below 2^63 (:class:`NotPrimeError`, :class:`ParameterError`).
+    """
+
+    def __init__(self, p: int) -> None:
+        if isinstance(p, bool) or not isinstance(p, int | np.integer):
+            raise ParameterError(f"p must be an integer, got {type(p).__name__}")
+        p = int(p)
+        if p < 2:
+            raise ParameterError(f"p must be a prime >= 2, got {p}")
+        if p >= 2**63:
+            raise ParameterError(f"p must be below 2^63 (int64 storage), got {p} (~2^{math.log2(p):.1f})")
+        if not sympy.isprime(p):
+            raise NotPrimeError(f"p = {p} is not prime")
+        self.p: int = p
+        self.bits: int = p.bit_length()
+        self._half = (p - 1) // 2
+        self._plans: dict[int, MatmulPlan] = {}
+
+    # -- basics -----------------------------------------------------------------------------------
+    @cached_property
+    def GF(self) -> type[galois.FieldArray]:  # noqa: N802 (the galois class, named like galois does)
+        """The galois field class ``galois.GF(p)``."""
+        return galois.GF(self.p)
+
+    def __repr__(self) -> str:
+        return f"PrimeField({self.p})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PrimeField) and other.p == self.p
+
+    def __hash__(self) -> int:
+        return hash(("PrimeField", self.p))
+
+    def asarray(self, x: Any, *, name: str = "array") -> np.ndarray:
+        """Checked conversion to an int64 array of representatives in [0, p).
+
+        Accepts FieldArrays of this field, numpy integer/bool arrays and nested lists of ints.
+        Raises :class:`FieldRangeError` for values outside [0, p) and :class:`ParameterError` for
+        non-integer data or a FieldArray of another field.
+        """
+        if isinstance(x, galois.FieldArray):
+            if type(x).order != self.p:
+                raise ParameterError(f"{name} is an element of GF({type(x).order}), not of GF({self.p})")
+            return np.asarray(x.view(np.ndarray), dtype=np.int64) if x.dtype != object else np.array(
+                x.view(np.ndarray).astype(np.int64)
+            )
+        arr = np.asarray(x)
+        if arr.dtype == object:
+            try:
+                ints = [int(v) for v in arr.ravel()]
+            except (TypeError, ValueError) as exc:
+                raise ParameterError(f"{name} must hold integers") from exc
+            if ints and (min(ints) < 0 or max(ints) >= self.p):
+                bad = min(ints) if min(ints) < 0 else max(ints)
+                raise FieldRangeError(f"{name} has value {bad} outside [0, p) for p = {self.p}")
+            return np.array(ints, dtype=np.int64).reshape(arr.shape)
+        if arr.dtype == np.bool_:
+            return arr.astype(np.int64)
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise ParameterError(f"{name} must have an integer dtype, got {arr.dtype}")
+        if arr.size:
+            lo, hi = int(arr.min()), int(arr.max())
+            if lo < 0 or hi >= self.p:
+                bad = lo if lo < 0 else hi
+                raise FieldRangeError(f"{name} has value {bad} outside [0, p) for p = {self.p}")
+        return arr.astype(np.int64, copy=False)
+
+    def to_field(self, raw: np.ndarray) -> galois.FieldArray:
+        """Wrap an int64 array of representatives in [0, p) (unchecked) as a FieldArray."""
+        raw = np.asarray(raw, dtype=np.int64)
+        if self.p < 2**32:
+            return raw.view(self.GF)
+        return self.GF(raw.astype(object))
+
+    def random(self, shape: ShapeLike, rng: RandomSource | None = None) -> galois.FieldArray:
+        """Uniform elements of the field from the CSPRNG (``rng=None``: fresh OS-entropy source)."""
+        return self.to_field(self.raw_random(shape, rng))
+
+    def raw_random(self, shape: ShapeLike, rng: RandomSource | None = None) -> np.ndarray:
+        """Uniform elements as an int64 array."""
+        return resolve(rng).field_elements(self.p, shape)
+
+    # -- elementwise arithmetic on int64 representatives --------------------------------------------
+    def raw_add(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(a + b) mod p for int64 arrays in [0, p)."""
+        s = a.astype(np.uint64) + b.astype(np.uint64)
+        return np.where(s >= self.p, s - np.uint64(self.p), s).astype(np.int64)
+
+    def raw_sub(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(a − b) mod p for int64 arrays in [0, p)."""
+        d = np.asarray(a, dtype=np.int64) - np.asarray(b, dtype=np.int64)
+        return np.where(d < 0, d + self.p, d)
+
+    def raw_mul(self, a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+        """(a · b) mod p elementwise for int64 values in [0, p) (exact for every p < 2^63)."""
+        a = np.asarray(a, dtype=np.int64)
+        b = np.asarray(b, dtype=np.int64)
+        p = self.p
+        if p <= 2**32:
+            return ((a.astype(np.uint64) * b.astype(np.uint64)) % np.uint64(p)).astype(np.int64)
+        if p < 2**62 and _FAST_MULMOD:
+            au, bu = a.astype(np.uint64), b.astype(np.uint64)
+            # quotient in 64-bit-significand precision (error < 1), truncation = floor for q >= 0
+            if b.ndim == 0:
+                q = (a.astype(np.longdouble) * (np.longdouble(int(b)) / np.longdouble(p))).astype(np.uint64)
+            else:
+                q = (a.astype(np.longdouble) * b.astype(np.longdouble) / np.longdouble(p)).astype(np.uint64)
+            r = (au * bu - q * np.uint64(p)).view(np.int64)
+            r = np.where(r < 0, r + p, r)
+            return np.where(r >= p, r - p, r)
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        ao = np.broadcast_to(a, shape).astype(object)
+        bo = np.broadcast_to(b, shape).astype(object)
+        return ((ao * bo) % p).astype(np.int64)
+
+    def raw_pow(self, base: np.ndarray, exponents: np.ndarray) -> np.ndarray:
+        """base^exponent mod p elementwise (broadcasting), exponents >= 0."""
+        base = np.asarray(base, dtype=np.int64)
+        exps = np.asarray(exponents, dtype=np.int64)
+        if exps.size and int(exps.min()) < 0:
+            raise ParameterError("exponents must be >= 0")
+        shape = np.broadcast_shapes(base.shape, exps.shape)
+        result = np.ones(shape, dtype=np.int64)
+        b = np.broadcast_to(base, shape).copy()
+        e = np.broadcast_to(exps, shape).copy()
+        while e.size and e.max() > 0:
+            odd = (e & 1) == 1
+            if odd.any():
+                result = np.where(odd, self.raw_mul(result, b), result)
+            e >>= 1
+            if e.max() > 0:
+                b = self.raw_mul(b, b)
+        return result % self.p if self.p == 1 else result
+
+    def inverse(self, x: int) -> int:
+        """The multiplicative inverse of a non-zero element (``SingularMatrixError`` for 0)."""
+        x = int(x) % self.p
+        if x == 0:
+            raise SingularMatrixError("0 has no inverse in GF(p)")
+        return pow(x, -1, self.p)
+
+    # -- matrix product -------------------------------------------------------------------------------
+    def matmul_plan(self, inner: int) -> MatmulPlan:
+        """The limb/chunk plan used for an inner dimension ``inner`` (cached)."""
+        plan = self._plans.get(inner)
+        if plan is None:
+            plan = self._make_plan(inner)
+            self._plans[inner] = plan
+        return plan
+
+    def _make_plan(self, inner: int) -> MatmulPlan:
+        half = self._half
+        hbits = max(1, half.bit_length())
+        best: tuple[float, MatmulPlan] | None = None
+        for la in range(1, 7):
+            wa = -(-(hbits + 1) // la) if la > 1 else hbits
+            ma = _limb_bound(half, la, wa)
+            for lb in range(1, 7):
+                wb = -(-(hbits + 1) // lb) if lb > 1 else hbits
+                mb = _limb_bound(half, lb, wb)
+                options = [(False, la * lb, ma * mb)]
+                if la == lb and la > 1:
+                    options.append((True, la * (la + 1) // 2, 4 * ma * mb))
+                for kara, products, prod_bound in options:
+                    chunk = min(inner, EXACT_FLOAT_BOUND // max(prod_bound, 1))
+                    if chunk < 1:
+                        continue
+                    n_chunks = -(-inner // chunk)
+                    weights = {wa * i + wb * j for i in range(la) for j in range(lb)}
+                    # cost model in ns per output element, calibrated on the 2-core development
+                    # machine: BLAS at ~75 GFLOP/s (slower for thin chunks), ~3 ns per product and
+                    # chunk for the int64 conversion, ~15 ns per weight for the mulmod recombination
+                    eff = min(1.0, chunk / 128.0) if inner > chunk else 1.0
+                    cost = (
+                        products * 2.0 * inner * 0.0133 / eff
+                        + products * n_chunks * (3.0 + (4.0 if kara else 0.0))
+                        + 15.0 * (len(weights) - 1)
+                    )
+                    plan = MatmulPlan(la, wa, ma, lb, wb, mb, kara, chunk, products)
+                    if best is None or cost < best[0]:
+                        best = (cost, plan)
+        if best is None:  # pragma: no cover - p < 2^63 always has a plan with 6 limbs
+            raise ParameterError(f"no exact float64 plan for p = {self.p}")
+        return best[1]
+
+    def _centred(self, x: np.ndarray) -> np.ndarray:
+        out = x.astype(np.int64, copy=True)
+        np.subtract(out, self.p, out=out, where=out > self._half)
+        return out
+
+    @staticmethod
+    def _limbs(x: np.ndarray, limbs: int, width: int) -> list[np.ndarray]:
+        if limbs == 1:
+            return [x]
+        out = []
+        half = np.int64(1 << (width - 1))
+        mask = np.int64((1 << width) - 1)
+        rest = x
+        for _ in range(limbs - 1):
+            d = ((rest + half) & mask) - half
+            out.append(d)
+            rest = (rest - d) >> width
+        out.append(rest)
+        return out
+
+    def matmul(self, a: Any, b: Any) -> galois.FieldArray:
+        """Exact ``a @ b`` over GF(p) for 2-D (or 1-D, numpy-style) operands.
+
+        Raises :class:`ShapeError` when the inner dimensions differ or are zero and
+        :class:`FieldRangeError` for values outside [0, p).
+        """
+        aa = self.asarray(a, name="a")
+        bb = self.asarray(b, name="b")
+        return self.to_field(self.raw_matmul(aa, bb))
+
+    def raw_matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Exact ``a @ b`` mod p on int64 arrays in [0, p) (shapes checked, values not)."""
+        a = np.asarray(a, dtype=np.int64)
+        b = np.asarray(b, dtype=np.int64)
+        if a.ndim not in (1, 2) or b.ndim not in (1, 2):
+            raise ShapeError(f"matmul takes 1-D or 2-D operands, got {a.ndim}-D and {b.ndim}-D")
+        a2 = a.reshape(1, -1) if a.ndim == 1 else a
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        if a2.shape[1] != b2.shape[0]:
+            raise ShapeError(f"inner dimensions differ: a is {a.shape}, b is {b.shape}")
+        if a2.shape[1] == 0:
+            raise ShapeError(f"empty inner dimension: a is {a.shape}, b is {b.shape}")
+        out = self._matmul2(a2, b2)
+        if a.ndim == 1 and b.ndim == 1:
+            return out.reshape(())
+        if a.ndim == 1:
+            return out.reshape(-1)
+        if b.ndim == 1:
+            return out.reshape(-1)
+        return out
+
+    def _matmul2(self, a: np.ndarray, b: np.ndarray, plan: MatmulPlan | None = None) -> np.ndarray:
+        m, k = a.shape
+        n = b.shape[1]
+        p = self.p
+        if m == 0 or n == 0:
+            return np.zeros((m, n), dtype=np.int64)
+        plan = plan or self.matmul_plan(k)
+        ac = self._centred(a)
+        bc = self._centred(b)
+        a_limbs = [x.astype(np.float64) for x in self._limbs(ac, plan.limbs_a, plan.width_a)]
+        b_limbs = [x.astype(np.float64) for x in self._limbs(bc, plan.limbs_b, plan.width_b)]
+        # every chunk term is an exact integer of magnitude <= (3 * limbs) * 2^53 < 2^58;
+        # int64 accumulators can take `safe` of them before a reduction mod p is needed
+        term_bound = 3 * max(plan.limbs_a, plan.limbs_b) * EXACT_FLOAT_BOUND
+        safe = (2**63 - 1 - p) // term_bound  # 0 only for p within 2^59 of 2^63
+        acc: dict[int, np.ndarray] = {}
+        pending = 0
+        for c0 in range(0, k, plan.chunk):
+            sl = slice(c0, c0 + plan.chunk)
+            terms = self._limb_products(plan, [x[:, sl] for x in a_limbs], [x[sl] for x in b_limbs])
+            if safe and pending == safe:
+                for val in acc.values():
+                    np.remainder(val, p, out=val)
+                pending = 0
+            for e, val in terms.items():
+                if e not in acc:
+                    acc[e] = val
+                elif safe:
+                    acc[e] += val
+                else:
+                    np.remainder(val, p, out=val)
+                    np.remainder(acc[e], p, out=acc[e])
+                    acc[e] = self.raw_add(acc[e], val)
+            pending += 1
+        result: np.ndarray | None = None
+        for e, val in sorted(acc.items()):
+            np.remainder(val, p, out=val)
+            term = val if e == 0 else self.raw_mul(val, pow(2, e, p))
+            result = term if result is None else self._acc_add(result, term)
+        assert result is not None
+        return result
+
+    def _acc_add(self, acc: np.ndarray, val: np.ndarray) -> np.ndarray:
+        """(acc + val) mod p for arrays in [0, p), in place when int64 cannot overflow."""
+        if self.p < 2**62:
+            acc += val
+            np.subtract(acc, self.p, out=acc, where=acc >= self.p)
+            return acc
+        return self.raw_add(acc, val)
+
+    def _limb_products(
+        self, plan: MatmulPlan, af: list[np.ndarray], bf: list[np.ndarray]
+    ) -> dict[int, np.ndarray]:
+        """Exact int64 sums of limb products grouped by weight exponent (one chunk)."""
+        terms: dict[int, np.ndarray] = {}
+
+        def add(e: int, v: np.ndarray) -> None:
+            if e in terms:
+                terms[e] += v
+            else:
+                terms[e] = v.copy()
+
+        la, lb = plan.limbs_a, plan.limbs_b
+        if la == 1 and lb == 1:
+            return {0: (af[0] @ bf[0]).astype(np.int64)}
+        if not plan.karatsuba:
+            m = af[0].shape[0]
+            n = bf[0].shape[1]
+            lhs = af[0] if la == 1 else np.vstack(af)
+            rhs = bf[0] if lb == 1 else np.hstack(bf)
+            big_i = (lhs @ rhs).astype(np.int64)  # one BLAS call: (la*m) x (lb*n)
+            for i in range(la):
+                for j in range(lb):
+                    add(plan.width_a * i + plan.width_b * j, big_i[i * m : (i + 1) * m, j * n : (j + 1) * n])
+            return terms
+        w = plan.width_a
+        pairs = [(i, i) for i in range(la)] + [(i, j) for i in range(la) for j in range(i + 1, la)]
+        diag = [(af[i] @ bf[i]).astype(np.int64) for i in range(la)]
+        for i, j in pairs:
+            if i == j:
+                add(2 * w * i, diag[i])
+            else:
+                cross = ((af[i] + af[j]) @ (bf[i] + bf[j])).astype(np.int64)
+                cross -= diag[i]
+                cross -= diag[j]
+                add(w * (i + j), cross)
+        return terms
+
+    # -- polynomials, Vandermonde matrices, linear algebra --------------------------------------------
+    def raw_vandermonde(self, points: Any, exponents: Any) -> np.ndarray:
+        """Generalised Vandermonde ``V[n, e] = points[n] ** exponents[e] mod p`` (int64)."""
+        pts = np.asarray(points, dtype=np.int64).reshape(-1, 1)
+        exps = np.asarray(exponents, dtype=np.int64).reshape(1, -1)
+        return self.raw_pow(pts, exps)
+
+    def vandermonde(self, points: Any, exponents: Any) -> galois.FieldArray:
+        """Checked :meth:`raw_vandermonde` returning a FieldArray."""
+        pts = self.asarray(points, name="points").ravel()
+        exps = np.asarray(exponents)
+        if exps.size and (not np.issubdtype(exps.dtype, np.integer) or int(exps.min()) < 0):
+            raise ParameterError("exponents must be non-negative integers")
+        return self.to_field(self.raw_vandermonde(pts, exps))
+
+    def raw_evaluate(self, coefficients: np.ndarray, exponents: Any, points: Any) -> np.ndarray:
+        """Evaluate ``F(x) = Σ_e C_e x^{exponents[e]}`` at every point.
+
+        ``coefficients`` has shape ``(E, *block)``; the result has shape ``(len(points), *block)``.
+        This is one matrix product ``V @ C`` with the generalised Vandermonde ``V``.
+        """
+        coeffs = np.asarray(coefficients, dtype=np.int64)
+        exps = np.asarray(exponents, dtype=np.int64).ravel()
+        if coeffs.shape[0] != exps.size:
+            raise ShapeError(f"{coeffs.shape[0]} coefficient blocks for {exps.size} exponents")
+        v = self.raw_vandermonde(points, exps)
+        flat = coeffs.reshape(exps.size, -1)
+        return self.raw_matmul(v, flat).reshape((v.shape[0], *coeffs.shape[1:]))
+
+    def evaluate(self, coefficients: Any, exponents: Any, points: Any) -> galois.FieldArray:
+        """Checked :meth:`raw_evaluate` returning a FieldArray."""
+        coeffs = self.asarray(coefficients, name="coefficients")
+        pts = self.asarray(points, name="points").ravel()
+        return self.to_field(self.raw_evaluate(coeffs, exponents, pts))
+
+    def raw_rank(self, matrix: np.ndarray) -> int:
+        """Rank over GF(p) by Gaussian elimination."""
+        _, rank, _ = self._eliminate(np.asarray(matrix, dtype=np.int64), None)
+        return rank
+
+    def raw_solve(self, matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        """Solve ``matrix @ X = rhs`` for a square invertible matrix (``SingularMatrixError`` otherwise)."""
+        mat = np.asarray(matrix, dtype=np.int64)
+        if mat.ndim != 2 or mat.shape[0] != mat.shape[1]:
+            raise ShapeError(f"solve needs a square matrix, got shape {mat.shape}")
+        r = np.asarray(rhs, dtype=np.int64)
+        vec = r.ndim == 1
+        r2 = r.reshape(-1, 1) if vec else r
+        if r2.shape[0] != mat.shape[0]:
+            raise ShapeError(f"right-hand side has {r2.shape[0]} rows, matrix has {mat.shape[0]}")
+        _, rank, x = self._eliminate(mat, r2)
+        if rank < mat.shape[0]:
+            raise SingularMatrixError(
+                f"matrix of shape {mat.shape} is singular over GF({self.p}) (rank {rank})"
+            )
+        assert x is not None
+        return x.reshape(-1) if vec else x
+
+    def raw_inv(self, matrix: np.ndarray) -> np.ndarray:
+        """Inverse of a square matrix over GF(p) (``SingularMatrixError`` if singular)."""
+        mat = np.asarray(matrix, dtype=np.int64)
+        if mat.ndim != 2 or mat.shape[0] != mat.shape[1]:
+            raise ShapeError(f"inv needs a square matrix, got shape {mat.shape}")
+        return self.raw_solve(mat, np.eye(mat.shape[0], dtype=np.int64))
+
+    def inv(self, matrix: Any) -> galois.FieldArray:
+        """Checked matrix inverse returning a FieldArray."""
+        return self.to_field(self.raw_inv(self.asarray(matrix, name="matrix")))
+
+    def solve(self, matrix: Any, rhs: Any) -> galois.FieldArray:
+        """Checked solve returning a FieldArray."""
+        return self.to_field(
+            self.raw_solve(self.asarray(matrix, name="matrix"), self.asarray(rhs, name="rhs"))
+        )
+
+    def _eliminate(
+        self, mat: np.ndarray, rhs: np.ndarray | None
+    ) -> tuple[np.ndarray, int, np.ndarray | None]:
+        """Gauss–Jordan elimination mod p, vectorised over rows. Returns (reduced, rank, solution)."""
+        p = self.p
+        rows, cols = mat.shape
+        extra = 0 if rhs is None else rhs.shape[1]
+        aug = np.concatenate([mat % p, rhs % p], axis=1) if rhs is not None else (mat % p).copy()
+        rank = 0
+        pivots: list[int] = []
+        for col in range(cols):
+            if rank == rows:
+                break
+            nz = np.nonzero(aug[rank:, col])[0]
+            if nz.size == 0:
+                continue
+            piv = rank + int(nz[0])
+            if piv != rank:
+                aug[[rank, piv]] = aug[[piv, rank]]
+            inv = pow(int(aug[rank, col]), -1, p)
+            aug[rank] = self.raw_mul(aug[rank], inv)
+            factors = aug[:, col].copy()
+            factors[rank] = 0
+            nzr = np.nonzero(factors)[0]
+            if nzr.size:
+                prod = self.raw_mul(factors[nzr, None], aug[rank][None, :])
+                aug[nzr] = self.raw_sub(aug[nzr], prod)
+            pivots.append(col)
+            rank += 1
+        solution = None
+        if rhs is not None and rank == cols == rows:
+            solution = aug[:, cols : cols + extra]
+        return aug[:, :cols], rank, solution

@@ -1,0 +1,188 @@
+"""The project's only source of secret randomness.
+
+:class:`RandomSource` is a stream cipher used as a generator: AES-256 in counter mode (from
+``cryptography``, so AES-NI where the CPU has it) over an all-zero plaintext. By default the key comes
+from the operating system (``os.urandom``), which makes the output computationally indistinguishable
+from uniform to anyone without the key. ``RandomSource(seed=...)`` derives the key from the seed with
+SHA-256 instead: the stream is then reproducible, which is what tests need, and **not secret**.
+
+Uniform integers below a bound are drawn by rejection sampling on masked words (no modulo bias): a
+word of ``k = bit_length(bound - 1)`` bits is accepted when it is below the bound, which happens with
+probability ``bound / 2^k > 1/2``.
+
+Never use ``numpy.random`` or ``random`` for shares, masks, keys, labels or pads; those are for test
+data only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Sequence
+from typing import SupportsIndex
+
+import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from .errors import ParameterError
+
+__all__ = ["RandomSource", "ShapeLike", "resolve"]
+
+ShapeLike = SupportsIndex | Sequence[SupportsIndex]
+
+_DOMAIN = b"cmpc-toolkit/RandomSource/v1\x00"
+
+
+def _seed_bytes(seed: int | bytes | str) -> bytes:
+    if isinstance(seed, bool):
+        raise ParameterError("seed must be an int, bytes or str, not bool")
+    if isinstance(seed, int):
+        if seed < 0:
+            raise ParameterError(f"seed must be a non-negative integer, got {seed}")
+        return b"i" + seed.to_bytes((seed.bit_length() + 7) // 8 or 1, "big")
+    if isinstance(seed, bytes):
+        return b"b" + seed
+    if isinstance(seed, str):
+        return b"s" + seed.encode()
+    raise ParameterError(f"seed must be an int, bytes or str, got {type(seed).__name__}")
+
+
+def _shape_tuple(shape: ShapeLike) -> tuple[int, ...]:
+    if isinstance(shape, Sequence):
+        dims = tuple(int(d) for d in shape)
+    else:
+        dims = (int(shape),)
+    if any(d < 0 for d in dims):
+        raise ParameterError(f"shape must have non-negative dimensions, got {dims}")
+    return dims
+
+
+class RandomSource:
+    """AES-256-CTR generator keyed from OS entropy (default) or from a seed (tests only).
+
+    Parameters
+    ----------
+    seed:
+        ``None`` (default) for a secret key from ``os.urandom``. An int, bytes or str gives a
+        reproducible stream: use it only for tests and benchmarks.
+    """
+
+    __slots__ = ("_enc", "_seeded")
+
+    def __init__(self, seed: int | bytes | str | None = None) -> None:
+        if seed is None:
+            key = os.urandom(32)
+            self._seeded = False
+        else:
+            key = hashlib.sha256(_DOMAIN + _seed_bytes(seed)).digest()
+            self._seeded = True
+        self._enc = Cipher(algorithms.AES(key), modes.CTR(b"\x00" * 16)).encryptor()
+
+    @property
+    def seeded(self) -> bool:
+        """True when the stream was derived from a seed (reproducible, not secret)."""
+        return self._seeded
+
+    def __repr__(self) -> str:
+        return f"RandomSource({'seeded' if self._seeded else 'os-entropy'})"
+
+    # -- raw material ---------------------------------------------------------------------------
+    def bytes(self, n: int) -> bytes:
+        """``n`` uniformly random bytes."""
+        n = int(n)
+        if n < 0:
+            raise ParameterError(f"n must be >= 0, got {n}")
+        return self._enc.update(bytes(n))
+
+    def _words(self, count: int, dtype: type[np.unsignedinteger]) -> np.ndarray:
+        size = np.dtype(dtype).itemsize
+        return np.frombuffer(self.bytes(count * size), dtype=dtype).copy()
+
+    def spawn(self) -> RandomSource:
+        """An independent generator keyed from 32 bytes of this stream (seeded iff this one is)."""
+        child = RandomSource.__new__(RandomSource)
+        child._seeded = self._seeded
+        child._enc = Cipher(algorithms.AES(self.bytes(32)), modes.CTR(b"\x00" * 16)).encryptor()
+        return child
+
+    # -- integers -------------------------------------------------------------------------------
+    def integers_below(self, bound: int, shape: ShapeLike) -> np.ndarray:
+        """Uniform integers in [0, bound) as an int64 array (``1 <= bound <= 2^63``), no modulo bias."""
+        bound = int(bound)
+        if not 1 <= bound <= 2**63:
+            raise ParameterError(f"bound must be in [1, 2^63], got {bound}")
+        dims = _shape_tuple(shape)
+        n = math.prod(dims)
+        if bound == 1 or n == 0:
+            return np.zeros(dims, dtype=np.int64)
+        k = (bound - 1).bit_length()
+        dtype: type[np.unsignedinteger] = np.uint32 if k <= 32 else np.uint64
+        mask = dtype((1 << k) - 1)
+        accept = bound / float(1 << k)
+        out = np.empty(n, dtype=np.int64)
+        filled = 0
+        while filled < n:
+            need = n - filled
+            draw = int(need / accept * 1.05) + 16
+            words = self._words(draw, dtype) & mask
+            good = words[words < bound]
+            take = min(need, good.size)
+            out[filled : filled + take] = good[:take]
+            filled += take
+        return out.reshape(dims)
+
+    def field_elements(self, p: int, shape: ShapeLike) -> np.ndarray:
+        """Uniform elements of GF(p) (``2 <= p < 2^63``) as an int64 array in [0, p)."""
+        p = int(p)
+        if not 2 <= p < 2**63:
+            raise ParameterError(f"p must be in [2, 2^63), got {p}")
+        return self.integers_below(p, shape)
+
+    def randbelow(self, bound: int) -> int:
+        """One uniform Python integer in [0, bound) for any ``bound >= 1`` (e.g. Paillier sizes)."""
+        bound = int(bound)
+        if bound < 1:
+            raise ParameterError(f"bound must be >= 1, got {bound}")
+        k = (bound - 1).bit_length()
+        if k == 0:
+            return 0
+        nbytes = (k + 7) // 8
+        excess = nbytes * 8 - k
+        while True:
+            v = int.from_bytes(self.bytes(nbytes), "big") >> excess
+            if v < bound:
+                return v
+
+    def randbits(self, k: int) -> int:
+        """A uniform Python integer in [0, 2^k)."""
+        k = int(k)
+        if k < 0:
+            raise ParameterError(f"k must be >= 0, got {k}")
+        return self.randbelow(1 << k) if k else 0
+
+    def bits(self, shape: ShapeLike) -> np.ndarray:
+        """Uniform bits as a uint8 array of 0/1."""
+        dims = _shape_tuple(shape)
+        n = math.prod(dims)
+        raw = np.frombuffer(self.bytes((n + 7) // 8), dtype=np.uint8)
+        return np.unpackbits(raw, bitorder="little")[:n].reshape(dims)
+
+    def labels(self, n: int) -> np.ndarray:
+        """``n`` uniform 128-bit values as an ``(n, 2)`` uint64 array (garbled-circuit labels, keys)."""
+        n = int(n)
+        if n < 0:
+            raise ParameterError(f"n must be >= 0, got {n}")
+        return self._words(2 * n, np.uint64).reshape(n, 2)
+
+
+def resolve(rng: RandomSource | None) -> RandomSource:
+    """The generator to use for an ``rng=`` argument: ``None`` means a fresh OS-entropy source."""
+    if rng is None:
+        return RandomSource()
+    if not isinstance(rng, RandomSource):
+        raise ParameterError(
+            f"rng must be a cmpc.rand.RandomSource or None, got {type(rng).__name__} "
+            "(numpy/random generators are not allowed for secret values)"
+        )
+    return rng
