@@ -118,7 +118,7 @@ class PrimeField:
 
     # -- basics -----------------------------------------------------------------------------------
     @cached_property
-    def GF(self) -> type[galois.FieldArray]:  # noqa: N802 (the galois class, named like galois does)
+    def GF(self) -> type[galois.FieldArray]:
         """The galois field class ``galois.GF(p)``."""
         return galois.GF(self.p)
 
@@ -340,6 +340,8 @@ class PrimeField:
         p = self.p
         if m == 0 or n == 0:
             return np.zeros((m, n), dtype=np.int64)
+        if plan is None and k <= 16 and p < 2**32 and k * self._half**2 > EXACT_FLOAT_BOUND:
+            return self._matmul_small_inner(a, b)
         plan = plan or self.matmul_plan(k)
         ac = self._centred(a)
         bc = self._centred(b)
@@ -375,6 +377,63 @@ class PrimeField:
             result = term if result is None else self._acc_add(result, term)
         assert result is not None
         return result
+
+    def _matmul_small_inner(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``a @ b`` for a tiny inner dimension and p < 2^32, by uint64 axpy's.
+
+        Each product is < (p−1)² < 2^64; ``⌊(2^64 − 1) / (p−1)²⌋`` of them (≥ 1, at least 4 for
+        p < 2^31) are summed before one reduction, so every output element costs k multiply-adds and
+        about k / 4 reductions instead of the float path's conversions (this is the shape of the
+        protocol's encoding and re-sharing: few coefficients, very long rows).
+        """
+        p = np.uint64(self.p)
+        per = max(1, (2**64 - 1) // max(1, (self.p - 1) ** 2))
+        au = a.astype(np.uint64)
+        bu = b.astype(np.uint64)
+        out = np.empty((a.shape[0], b.shape[1]), dtype=np.int64)
+        tmp = np.empty(b.shape[1], dtype=np.uint64)
+        for r in range(a.shape[0]):
+            acc = np.zeros(b.shape[1], dtype=np.uint64)
+            pending = 0
+            for c in range(a.shape[1]):
+                coef = au[r, c]
+                if coef == 0:
+                    continue
+                if pending == per:
+                    np.remainder(acc, p, out=acc)
+                    pending = 1
+                np.multiply(bu[c], coef, out=tmp)
+                if per == 1:
+                    np.remainder(tmp, p, out=tmp)
+                acc += tmp
+                pending += 1
+                if per == 1:
+                    np.remainder(acc, p, out=acc)
+            np.remainder(acc, p, out=acc)
+            out[r] = acc.view(np.int64)
+        return out
+
+    def raw_sum(self, arrays: list[np.ndarray] | np.ndarray) -> np.ndarray:
+        """Σ arrays mod p (same shapes, values in [0, p)), reducing only when int64 could overflow."""
+        arrs = list(arrays)
+        if not arrs:
+            raise ShapeError("raw_sum needs at least one array")
+        per = max(1, (2**63 - 1) // max(1, self.p - 1))
+        if per == 1:
+            total = arrs[0].copy()
+            for x in arrs[1:]:
+                total = self.raw_add(total, x)
+            return total
+        total = np.array(arrs[0], dtype=np.int64, copy=True)
+        pending = 1
+        for x in arrs[1:]:
+            if pending == per:
+                np.remainder(total, self.p, out=total)
+                pending = 1
+            total += x
+            pending += 1
+        np.remainder(total, self.p, out=total)
+        return total
 
     def _acc_add(self, acc: np.ndarray, val: np.ndarray) -> np.ndarray:
         """(acc + val) mod p for arrays in [0, p), in place when int64 cannot overflow."""
@@ -472,6 +531,9 @@ class PrimeField:
         r2 = r.reshape(-1, 1) if vec else r
         if r2.shape[0] != mat.shape[0]:
             raise ShapeError(f"right-hand side has {r2.shape[0]} rows, matrix has {mat.shape[0]}")
+        if r2.shape[1] > 2 * mat.shape[0]:
+            # wide right-hand side: invert once (cheap for a small matrix), then one product
+            return self.raw_matmul(self.raw_inv(mat), r2).reshape(r.shape)
         _, rank, x = self._eliminate(mat, r2)
         if rank < mat.shape[0]:
             raise SingularMatrixError(

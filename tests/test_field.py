@@ -203,3 +203,22 @@ def test_random_returns_fieldarray_reproducibly():
     a = F.random((4, 5), rng=RandomSource(seed=1))
     b = F.random((4, 5), rng=RandomSource(seed=1))
     assert isinstance(a, galois.FieldArray) and np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("p", [*PRIMES, int(sympy.prevprime(2**63))])
+def test_raw_sum_matches_python(p):
+    F = PrimeField(p)
+    rng = RandomSource(seed=5)
+    arrs = [F.raw_random(7, rng) for _ in range(9)] + [np.full(7, p - 1, dtype=np.int64)] * 3
+    want = [sum(int(a[i]) for a in arrs) % p for i in range(7)]
+    assert F.raw_sum(arrs).tolist() == want
+
+
+def test_solve_wide_rhs_path():
+    F = FIELDS[2**31 - 1]
+    rng = RandomSource(seed=6)
+    m = F.raw_random((3, 3), rng)
+    rhs = F.raw_random((3, 50), rng)
+    assert (F.raw_matmul(m, F.raw_solve(m, rhs)) == rhs).all()
+    with pytest.raises(SingularMatrixError):
+        F.raw_solve(np.array([[1, 2, 3], [2, 4, 6], [0, 0, 1]]), rhs)

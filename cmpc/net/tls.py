@@ -81,7 +81,7 @@ def _serial(rng: RandomSource | None) -> int:
 
 
 def _now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 def generate_ca(
@@ -237,11 +237,10 @@ def load_credentials(keys_dir: str | os.PathLike[str], party: str) -> PartyCrede
     for what, path in (("certificate", creds.cert), ("private key", creds.key), ("CA certificate", creds.ca)):
         if not path.is_file():
             raise ParameterError(f"{what} for {party!r} not found at {path} (run `cmpc keys` first)")
-    mode = creds.key.stat().st_mode & 0o077
-    if mode:
+    mode = creds.key.stat().st_mode & 0o777
+    if mode & 0o077:
         raise ParameterError(
-            f"private key {creds.key} is readable by group/others (mode {oct(creds.key.stat().st_mode & 0o777)});"
-            " chmod 600 it"
+            f"private key {creds.key} is accessible to group/others (mode {oct(mode)}); chmod 600 it"
         )
     return creds
 
@@ -260,7 +259,9 @@ def server_context(creds: PartyCredentials) -> ssl.SSLContext:
     return _base_context(ssl.Purpose.CLIENT_AUTH, creds, creds.ca)
 
 
-def client_context(creds: PartyCredentials | None, *, ca: str | os.PathLike[str] | None = None) -> ssl.SSLContext:
+def client_context(
+    creds: PartyCredentials | None, *, ca: str | os.PathLike[str] | None = None
+) -> ssl.SSLContext:
     """TLS 1.3 client context: verifies the server chains to the CA and its DNS name is the peer's id.
 
     ``creds=None`` (with ``ca``) builds a context that presents *no* certificate: used by tests to check

@@ -1,0 +1,277 @@
+"""Drivers that move role messages over a transport, and :func:`simulate`.
+
+* :func:`run_role` — the loop every real party runs (one role, one transport, blocking receives with a
+  timeout). The launcher's party processes and the threaded simulation use it.
+* :func:`simulate` — every party in one process over :class:`~cmpc.net.memory.MemoryNetwork`. The default
+  ``mode="sequential"`` delivers messages one at a time in send order in a single thread, so that the time
+  each role spends computing is measured without interference (``report.compute``); ``mode="threads"``
+  runs each role's :func:`run_role` in its own thread, exactly as separate processes would.
+
+Faults (both modes): ``faults={"worker-3": "crash"}`` — the worker never answers (a phase-1 straggler);
+``"crash-phase2"`` — it dies after telling the master it is ready; ``"crash-phase3"`` — it dies after
+sending its phase-2 shares, before its result share; ``"slow"`` — its messages arrive after
+everyone else's (sequential) or ``slow_delay`` seconds late (threads).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import CMPCError, ParameterError, TransportError
+from ..field import PrimeField
+from ..net.base import Meter, Transport
+from ..net.memory import MemoryNetwork
+from ..rand import RandomSource, resolve
+from . import messages as msg
+from .roles import PHASES, Master, Role, make_role
+from .session import MASTER, SOURCE_A, SOURCE_B, Session
+
+FAULTS = ("crash", "crash-phase2", "crash-phase3", "slow")
+
+
+def _phase_of(message: msg.Message) -> str:
+    return f"phase{message.ROUND}"
+
+
+def _send_all(role: Role, transport: Transport, outgoing: list[tuple[str, msg.Message]],
+              counts: dict[str, int] | None = None) -> None:
+    sess = role.session
+    for dst, m in outgoing:
+        frame = msg.encode(m, sess.session_id, sess.p)
+        transport.send(dst, frame, phase=_phase_of(m))
+        if counts is not None:
+            counts[_phase_of(m)] = counts.get(_phase_of(m), 0) + m.n_elements
+
+
+def run_role(role: Role, transport: Transport, timeout: float = 30.0,
+             element_counts: dict[str, int] | None = None) -> Any:
+    """Run one role to completion over ``transport``; returns the role's result (Y for the master).
+
+    Frames are decoded with the session's p and id (:class:`~cmpc.errors.ProtocolError` otherwise).
+    When nothing arrives within ``timeout`` seconds the role's ``on_timeout`` decides (the master raises
+    :class:`~cmpc.errors.InsufficientWorkersError`, others :class:`~cmpc.errors.TransportError`).
+    """
+    sess = role.session
+    _send_all(role, transport, role.start(), element_counts)
+    while not role.done:
+        try:
+            sender, frame = transport.recv(timeout=timeout)
+        except TransportError:
+            _send_all(role, transport, role.on_timeout(), element_counts)
+            continue
+        message = msg.decode(frame, p=sess.p, session=sess.session_id)
+        _send_all(role, transport, role.handle(sender, message), element_counts)
+    return role.result
+
+
+@dataclass
+class SimulationReport:
+    """What a simulated run measured.
+
+    ``bytes`` / ``messages`` / ``elements``: per phase, over all links (elements = field elements carried).
+    ``seconds``: wall time per phase (first to last activity of any role in that phase) and ``total``.
+    ``compute``: ``{party: {phase: seconds}}`` spent inside that role's handlers.
+    ``traffic``: ``{(phase, src, dst): (bytes, messages)}``.
+    """
+
+    workers: int
+    workers_total: int
+    bytes: dict[str, int]
+    messages: dict[str, int]
+    elements: dict[str, int]
+    seconds: dict[str, float]
+    compute: dict[str, dict[str, float]]
+    cpu: dict[str, dict[str, float]]
+    traffic: dict[tuple[str, str, str], tuple[int, int]]
+    chosen: tuple[int, ...] = ()
+    meter: Meter = field(default_factory=Meter, repr=False)
+
+    def compute_total(self) -> float:
+        """Sum over every party and phase of the time spent computing."""
+        return sum(sum(v.values()) for v in self.compute.values())
+
+    def compute_by_phase(self) -> dict[str, float]:
+        return {ph: sum(v.get(ph, 0.0) for v in self.compute.values()) for ph in PHASES}
+
+    def max_worker_compute(self) -> dict[str, float]:
+        workers = [v for k, v in self.compute.items() if k.startswith("worker-")]
+        return {ph: max((w.get(ph, 0.0) for w in workers), default=0.0) for ph in PHASES}
+
+
+def simulate(
+    code: Any,
+    A: Any,
+    B: Any,
+    field: PrimeField | None = None,
+    rng: RandomSource | None = None,
+    workers: int | None = None,
+    *,
+    faults: dict[str, str] | None = None,
+    mode: str = "sequential",
+    timeout: float = 10.0,
+    slow_delay: float = 0.2,
+    redundant_results: bool | None = None,
+) -> tuple[Any, SimulationReport]:
+    """Run sources, ``workers`` (default N) workers and the master in one process; return (Y, report).
+
+    ``Y`` is a FieldArray equal to AᵀB mod p. ``field`` defaults to GF(2^31 − 1). Raises
+    :class:`~cmpc.errors.InsufficientWorkersError` when faults leave too few workers.
+    """
+    if field is None:
+        field = PrimeField(2**31 - 1)
+    if not isinstance(field, PrimeField):
+        raise ParameterError(f"field must be a PrimeField, got {type(field).__name__}")
+    if mode not in ("sequential", "threads"):
+        raise ParameterError(f"mode must be 'sequential' or 'threads', got {mode!r}")
+    rng = resolve(rng)
+    a = field.asarray(A, name="A")
+    b = field.asarray(B, name="B")
+    if a.ndim != 2 or b.ndim != 2:
+        raise ParameterError(f"A and B must be 2-D, got {a.ndim}-D and {b.ndim}-D")
+    session = Session.create(code, field, a.shape, b.shape, workers, rng, redundant_results=redundant_results)
+    faults = dict(faults or {})
+    for party, kind in faults.items():
+        if kind not in FAULTS or party not in session.workers:
+            raise ParameterError(f"fault {party!r}: {kind!r} (faults apply to workers: {FAULTS})")
+    roles: dict[str, Role] = {
+        SOURCE_A: make_role(session, SOURCE_A, a, rng.spawn()),
+        SOURCE_B: make_role(session, SOURCE_B, b, rng.spawn()),
+        MASTER: make_role(session, MASTER, None, rng.spawn()),
+    }
+    for w in session.workers:
+        roles[w] = make_role(session, w, None, rng.spawn())
+    net = MemoryNetwork(session.parties)
+    counts: dict[str, int] = {}
+    t0 = time.perf_counter()
+    if mode == "sequential":
+        _run_sequential(session, roles, net, faults, counts)
+    else:
+        _run_threads(session, roles, net, faults, counts, timeout, slow_delay)
+    total = time.perf_counter() - t0
+    master = roles[MASTER]
+    assert isinstance(master, Master)
+    if not master.done:
+        raise CMPCError("the master did not finish")  # pragma: no cover - drivers raise first
+    seconds = {}
+    for ph in PHASES:
+        spans = [r.spans[ph] for r in roles.values() if ph in r.spans]
+        seconds[ph] = (max(s[1] for s in spans) - min(s[0] for s in spans)) if spans else 0.0
+    seconds["total"] = total
+    report = SimulationReport(
+        workers=session.n_needed,
+        workers_total=session.n_total,
+        bytes=net.meter.bytes_by_phase(),
+        messages=net.meter.messages_by_phase(),
+        elements=counts,
+        seconds=seconds,
+        compute={k: dict(r.timings) for k, r in roles.items()},
+        cpu={k: dict(r.cpu) for k, r in roles.items()},
+        traffic={k: (v.bytes, v.messages) for k, v in net.meter.by_pair().items()},
+        chosen=master.chosen or (),
+        meter=net.meter,
+    )
+    return field.to_field(master.result), report
+
+
+def _run_sequential(session: Session, roles: dict[str, Role], net: MemoryNetwork,
+                    faults: dict[str, str], counts: dict[str, int]) -> None:
+    transports = {k: net.transport(k) for k in roles}
+    order: deque[str] = deque()  # recipients in send order
+    deferred: deque[tuple[str, str, msg.Message]] = deque()
+    dead = {p for p, f in faults.items() if f == "crash"}
+
+    def dispatch(src: str, outgoing: list[tuple[str, msg.Message]]) -> None:
+        for dst, m in outgoing:
+            if faults.get(src) == "slow":
+                deferred.append((src, dst, m))
+                continue
+            _send_all(roles[src], transports[src], [(dst, m)], counts)
+            order.append(dst)
+
+    for name in (SOURCE_A, SOURCE_B, MASTER, *session.workers):
+        dispatch(name, roles[name].start())
+    master = roles[MASTER]
+    while not master.done:
+        if not order:
+            if deferred:
+                src, dst, m = deferred.popleft()
+                _send_all(roles[src], transports[src], [(dst, m)], counts)
+                order.append(dst)
+                continue
+            dispatch(MASTER, master.on_timeout())
+            continue
+        dst = order.popleft()
+        sender, frame = transports[dst].recv(timeout=0)
+        if dst in dead or roles[dst].done:
+            continue
+        message = msg.decode(frame, p=session.p, session=session.session_id)
+        out = roles[dst].handle(sender, message)
+        if faults.get(dst) == "crash-phase2" and isinstance(message, msg.StartPhase2):
+            dead.add(dst)
+            continue
+        if faults.get(dst) == "crash-phase3" and any(isinstance(m, msg.ResultShare) for _, m in out):
+            dead.add(dst)
+            continue
+        dispatch(dst, out)
+
+
+def _run_threads(session: Session, roles: dict[str, Role], net: MemoryNetwork, faults: dict[str, str],
+                 counts: dict[str, int], timeout: float, slow_delay: float) -> None:
+    errors: dict[str, BaseException] = {}
+    lock = threading.Lock()
+
+    for party, kind in faults.items():
+        if kind == "crash":
+            net.kill(party)
+        elif kind == "slow":
+            net.delay(party, slow_delay)
+
+    class CrashAt(Transport):
+        def __init__(self, inner: Transport, phase: str) -> None:
+            self.inner, self.party, self.meter = inner, inner.party, inner.meter
+            self.phase = phase
+
+        def send(self, peer: str, frame: bytes, *, phase: str = "") -> None:
+            if phase == self.phase:
+                net.kill(self.party)
+                raise TransportError(f"{self.party} crashed", peer=self.party)
+            self.inner.send(peer, frame, phase=phase)
+
+        def recv(self, *, timeout: float | None = None) -> tuple[str, bytes]:
+            return self.inner.recv(timeout=timeout)
+
+    def body(name: str) -> None:
+        local: dict[str, int] = {}
+        transport: Transport = net.transport(name)
+        if faults.get(name) in ("crash-phase2", "crash-phase3"):
+            transport = CrashAt(transport, faults[name].split("-")[1])
+        try:
+            run_role(roles[name], transport, timeout=timeout, element_counts=local)
+        except BaseException as exc:  # collected and re-raised for the master below
+            errors[name] = exc
+        finally:
+            with lock:
+                for k, v in local.items():
+                    counts[k] = counts.get(k, 0) + v
+
+    threads = [threading.Thread(target=body, args=(name,), daemon=True)
+               for name in roles if faults.get(name) != "crash"]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout * 4 + 5)
+    if MASTER in errors:
+        raise errors[MASTER]
+    if not roles[MASTER].done:
+        raise TransportError("master did not finish in time", peer=MASTER)
+
+
+def exact_product(field: PrimeField, A: Any, B: Any) -> np.ndarray:
+    """AᵀB mod p with one exact :meth:`PrimeField.raw_matmul` (the baseline of the benchmarks)."""
+    return field.raw_matmul(field.asarray(A, name="A").T, field.asarray(B, name="B"))
