@@ -47,7 +47,7 @@ Outgoing = list[tuple[str, msg.Message]]
 PHASES = ("phase1", "phase2", "phase3")
 
 
-# -- pure encoding steps (used by the roles and by the privacy tests) -----------------------------------------
+# -- pure encoding steps (used by the roles and by the privacy tests) ------------------------------------
 def split_blocks(x: np.ndarray, s: int, t: int, padded: tuple[int, int]) -> np.ndarray:
     """Zero-pad ``x`` to ``padded`` and cut it into s×t blocks: result shape (s·t, rows/s, cols/t),
     block (i, j) at index i·t + j."""
@@ -98,7 +98,7 @@ def interpolate_results(
     return coeffs[: t * t].reshape((t * t, *values.shape[1:]))
 
 
-# -- roles ---------------------------------------------------------------------------------------------------
+# -- roles ----------------------------------------------------------------------------------------------
 class Role:
     """Common state: the session, the field, per-phase timing and a done flag."""
 
