@@ -24,6 +24,11 @@ represents exactly (53-bit significand), whatever the summation order or FMA use
    int64 (at most ``3L`` terms of magnitude ≤ 2^53: < 2^58), reduced mod p, accumulated over the
    chunks, and recombined as ``Σ_e D_e · (2^e mod p)`` with an exact 64-bit ``mulmod``.
 
+Two shortcuts: when ``k·(p−1)² ≤ 2^53`` one float64 product of the plain representatives is exact
+(small p); and for an inner dimension ``k ≤ 16`` with ``p < 2^32`` (the shape of the protocol's encoding
+steps: few coefficients, very long rows) the product is a few uint64 multiply-adds per element with one
+reduction per ``⌊(2^64−1)/(p−1)²⌋`` terms.
+
 The plan (``L_A, L_B``, schoolbook or Karatsuba, ``K``) minimises a simple cost model (number of
 BLAS products, chunk overhead); :meth:`PrimeField.matmul_plan` shows it. Examples measured on the
 2-core development machine are in ``docs/performance.md``.
@@ -340,6 +345,12 @@ class PrimeField:
         p = self.p
         if m == 0 or n == 0:
             return np.zeros((m, n), dtype=np.int64)
+        if plan is None and k * (p - 1) ** 2 <= EXACT_FLOAT_BOUND:
+            # small p: one float64 product of the plain representatives is already exact
+            prod = a.astype(np.float64) @ b.astype(np.float64)
+            out = prod.astype(np.int64)
+            np.remainder(out, p, out=out)
+            return out
         if plan is None and k <= 16 and p < 2**32 and k * self._half**2 > EXACT_FLOAT_BOUND:
             return self._matmul_small_inner(a, b)
         plan = plan or self.matmul_plan(k)
