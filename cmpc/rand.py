@@ -32,6 +32,7 @@ __all__ = ["RandomSource", "ShapeLike", "resolve"]
 ShapeLike = SupportsIndex | Sequence[SupportsIndex]
 
 _DOMAIN = b"cmpc-toolkit/RandomSource/v1\x00"
+_ZEROS = bytes(1 << 22)  # plaintext of the keystream, encrypted in chunks of 4 MiB
 
 
 def _seed_bytes(seed: int | bytes | str) -> bytes:
@@ -93,11 +94,22 @@ class RandomSource:
         n = int(n)
         if n < 0:
             raise ParameterError(f"n must be >= 0, got {n}")
-        return self._enc.update(bytes(n))
+        return self._stream(n).tobytes()
+
+    def _stream(self, n: int) -> np.ndarray:
+        """The next ``n`` keystream bytes as a fresh uint8 array (AES-CTR over zeros, in place)."""
+        out = np.empty(n + 15, dtype=np.uint8)  # update_into wants a block of slack; CTR writes n
+        zeros = memoryview(_ZEROS)
+        off = 0
+        while off < n:
+            step = min(n - off, len(_ZEROS))
+            self._enc.update_into(zeros[:step], out[off:])
+            off += step
+        return out[:n]
 
     def _words(self, count: int, dtype: type[np.unsignedinteger]) -> np.ndarray:
         size = np.dtype(dtype).itemsize
-        return np.frombuffer(self.bytes(count * size), dtype=dtype).copy()
+        return self._stream(count * size).view(dtype)
 
     def spawn(self) -> RandomSource:
         """An independent generator keyed from 32 bytes of this stream (seeded iff this one is)."""

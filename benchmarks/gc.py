@@ -1,0 +1,155 @@
+"""Garbled-circuit throughput: half-gates garbling and evaluation vs. the bare AES-ECB lower bound, same run.
+
+Two workloads of about ``--ands`` AND gates each:
+  * a privateMDI ReLU layer: ``privatemdi_relu_circuit(p, f)`` garbled for many neurons (copies);
+  * the AES-128 Bristol circuit (shared/circuits/aes_128.txt) garbled for many copies.
+
+For each backend (``numba``: fused per-level loops; ``numpy``: pure numpy passes): garble and evaluate
+time (best of ``--reps``), AND gates per second, bytes per AND (tables alone, and tables + decoder), and
+the time of the AES-ECB calls the scheme cannot avoid (4 blocks per AND to garble, 2 to evaluate), issued
+with the same per-level batch sizes through the same fixed-key cipher. The ratio ours / AES-only says how
+far the bookkeeping around AES is from that bound.
+
+Times are CPU seconds of this process (``time.process_time``; single-threaded code), which keeps other
+jobs on a shared machine from inflating them; ``--wall`` uses ``time.perf_counter`` instead.
+
+Usage: python benchmarks/gc.py [--ands 1000000] [--reps 5] [--p 2147483647] [--f 12] [--wall]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+# Running "python benchmarks/gc.py" puts benchmarks/ first on sys.path, where a script named like a package
+# (e.g. benchmarks/private_mdi.py) would shadow it: drop that entry before importing the project.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
+from cmpc.rand import RandomSource
+from private_mdi.gc import Circuit, decode, encode, evaluate, garble, privatemdi_relu_circuit
+from private_mdi.gc.hash import FixedKeyAES
+
+gcmod = sys.modules["private_mdi.gc.garble"]
+CLOCK = time.process_time
+
+AES_PATH = Path(__file__).resolve().parents[2] / "shared" / "circuits" / "aes_128.txt"
+
+
+def best(fn: Callable[[], object], reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        t = CLOCK()
+        fn()
+        times.append(CLOCK() - t)
+    return min(times)
+
+
+def aes_bound(circuit: Circuit, copies: int, blocks_per_and: int, reps: int) -> float:
+    """Seconds for the AES-ECB calls alone: one call per AND level, blocks_per_and blocks per gate."""
+    sizes = [s.ands.size * copies * blocks_per_and for s in circuit.plan().stages if s.ands is not None]
+    bufs = [np.zeros((n, 2), dtype=np.uint64) for n in sizes]
+    aes = FixedKeyAES()
+
+    def go() -> None:
+        for b in bufs:
+            aes.permute(b)
+
+    return best(go, reps)
+
+
+def measure(name: str, circuit: Circuit, copies: int, reps: int) -> dict[str, float]:
+    rng = RandomSource(seed=1)  # benchmark only: reproducible, not secret
+    n_and = circuit.plan().n_and * copies
+    bits = rng.bits((copies, circuit.n_inputs))
+    holder: dict[str, object] = {}
+
+    def do_garble() -> None:
+        holder["g"] = garble(circuit, copies=copies, rng=rng)
+
+    t_g = best(do_garble, reps)
+    g = holder["g"]
+    labels = encode(g.encoder, bits)  # type: ignore[attr-defined]
+    t_e = best(lambda: holder.__setitem__("out", evaluate(g.garbled, labels)), reps)  # type: ignore[attr-defined]
+    out = decode(g.decoder, holder["out"])  # type: ignore[attr-defined, arg-type]
+    assert np.array_equal(out, circuit.evaluate(bits)), "garbled result differs from plaintext"
+    t_encode = best(lambda: encode(g.encoder, bits), reps)  # type: ignore[attr-defined]
+    t_decode = best(lambda: decode(g.decoder, holder["out"]), reps)  # type: ignore[attr-defined, arg-type]
+    bound_g = aes_bound(circuit, copies, 4, reps)
+    bound_e = aes_bound(circuit, copies, 2, reps)
+    table_bytes = len(g.garbled.to_bytes())  # type: ignore[attr-defined]
+    dec_bytes = len(g.decoder.to_bytes())  # type: ignore[attr-defined]
+    return {
+        "name": name,  # type: ignore[dict-item]
+        "copies": copies,
+        "ands": n_and,
+        "levels": circuit.plan().depth,
+        "garble_s": t_g,
+        "eval_s": t_e,
+        "encode_s": t_encode,
+        "decode_s": t_decode,
+        "aes_g_s": bound_g,
+        "aes_e_s": bound_e,
+        "bytes_per_and_tables": table_bytes / n_and,
+        "bytes_per_and_total": (table_bytes + dec_bytes) / n_and,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ands", type=int, default=1_000_000, help="AND gates per workload (approx.)")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--wall", action="store_true", help="wall-clock instead of CPU time")
+    ap.add_argument("--backend", choices=["all", *gcmod.available_backends()], default="all")
+    ap.add_argument("--p", type=int, default=2**31 - 1)
+    ap.add_argument("--f", type=int, default=12)
+    ap.add_argument("--aes", type=Path, default=AES_PATH, help="path of aes_128.txt")
+    args = ap.parse_args()
+    global CLOCK
+    if args.wall:
+        CLOCK = time.perf_counter
+    backends = gcmod.available_backends() if args.backend == "all" else (args.backend,)
+
+    rows = []
+    relu = privatemdi_relu_circuit(args.p, args.f)
+    per = relu.plan().n_and
+    aes = Circuit.from_bristol(args.aes, input_names=["key", "plaintext"]) if args.aes.exists() else None
+    if aes is None:
+        print(f"(skipping AES: {args.aes} not found)")
+    for backend in backends:
+        gcmod.set_backend(backend)
+        copies = math.ceil(args.ands / per)
+        rows.append(measure(f"[{backend}] ReLU p={args.p} f={args.f}", relu, copies, args.reps))
+        if aes is not None:
+            copies = math.ceil(args.ands / aes.plan().n_and)
+            rows.append(measure(f"[{backend}] AES-128 (6400 AND)", aes, copies, args.reps))
+
+    clock = "wall-clock" if args.wall else "CPU"
+    print(f"ReLU circuit: {per} AND/neuron; best of {args.reps} ({clock} time); AND/s in millions; "
+          "'x AES' = our time / time of the bare AES-ECB calls")
+    hdr = (f"{'workload':<38} {'copies':>7} {'ANDs':>9} {'garble':>8} {'eval':>8} {'g x AES':>8} "
+           f"{'e x AES':>8} {'AES-only g':>10} {'AES-only e':>10} {'B/AND':>6} {'B/AND+dec':>9}")
+    print(hdr)
+    for r in rows:
+        n = r["ands"]
+        print(
+            f"{r['name']:<38} {r['copies']:>7} {n:>9,} {n / r['garble_s'] / 1e6:>8.2f} "
+            f"{n / r['eval_s'] / 1e6:>8.2f} {r['garble_s'] / r['aes_g_s']:>8.1f} "
+            f"{r['eval_s'] / r['aes_e_s']:>8.1f} "
+            f"{n / r['aes_g_s'] / 1e6:>10.1f} {n / r['aes_e_s'] / 1e6:>10.1f} "
+            f"{r['bytes_per_and_tables']:>6.2f} {r['bytes_per_and_total']:>9.2f}"
+        )
+    for r in rows:
+        print(f"{r['name']}: garble {r['garble_s'] * 1e3:.1f} ms, evaluate {r['eval_s'] * 1e3:.1f} ms, "
+              f"encode {r['encode_s'] * 1e3:.1f} ms, decode {r['decode_s'] * 1e3:.1f} ms, "
+              f"AND levels {r['levels']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,447 @@
+"""Half-gates garbling with free-XOR and point-and-permute, vectorised over copies of one circuit.
+
+Scheme (Zahur, Rosulek, Evans, "Two Halves Make a Whole", EUROCRYPT 2015, §3), per copy c:
+
+- Δ_c: a fresh 128-bit offset with lsb(Δ_c) = 1 (free-XOR, Kolesnikov–Schneider 2008); every wire w has
+  zero label W⁰ and one label W¹ = W⁰ ⊕ Δ_c; the point-and-permute bit of a label is its lsb
+  (Beaver–Micali–Rogaway 1990), so lsb(W⁰) is the wire's secret permutation bit.
+- XOR: C⁰ = A⁰ ⊕ B⁰ (no table). NOT and copies: relabelling only (see :mod:`private_mdi.gc.plan`).
+- AND gate number g (plan order) with p_a = lsb(A⁰), p_b = lsb(B⁰), tweaks j = 2(gC + c), j' = j + 1:
+
+      T_G = H(A⁰, j) ⊕ H(A¹, j) ⊕ p_b·Δ          W_G = H(A⁰, j) ⊕ p_a·T_G
+      T_E = H(B⁰, j') ⊕ H(B¹, j') ⊕ A⁰           W_E = H(B⁰, j') ⊕ p_b·(T_E ⊕ A⁰)
+      C⁰ = W_G ⊕ W_E,   table = (T_G, T_E): 2 ciphertexts = 32 bytes.
+
+  The evaluator holding A, B computes C = [H(A, j) ⊕ s_a·T_G] ⊕ [H(B, j') ⊕ s_b·(T_E ⊕ A)] with s = lsb.
+- H is the TCCR hash of :mod:`private_mdi.gc.hash`: 4 AES blocks per AND to garble, 2 to evaluate, and
+  one AES-ECB call per AND level over all gates and copies of that level. Every tweak is used once per Δ.
+
+**Δ per copy.** Each copy (one neuron) is an independently garbled circuit with its own Δ_c; two calls
+of :func:`garble` never share a Δ (fresh from the CSPRNG each time). Sharing one Δ over the copies would be
+equally standard; per-copy Δ costs nothing measurable and keeps copies separable.
+
+**Output decoding and invalid labels.** The decoder holds d = lsb(W⁰) per output wire (value =
+lsb(L) ⊕ d) and, for each output wire, 64-bit tags of its two valid labels indexed by permute bit,
+tag(L) = low 64 bits of H(L, 2^64 + o·C + c) (o = output position; bit 64 separates these tweaks from
+gate tweaks). A label that is not one of the two valid labels passes with probability 2^-64, so garbage
+from an invalid input label raises :class:`~private_mdi.errors.GarbledDecodeError` instead of decoding
+to a valid-looking bit. Cost: 16 extra bytes per output wire per copy (plus the decoding bit). The tags
+reveal nothing beyond TCCR outputs under fresh tweaks; the evaluator learns the output bits, which it is
+meant to learn.
+
+What leaks to the evaluator: the circuit (topology, sizes, constants in it), the permute bits of the
+active labels (uniform and independent of the values) and the decoded output. The garbler learns nothing
+from garbling.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from cmpc.rand import RandomSource, resolve
+
+from ..errors import GarbledDecodeError, ParameterError
+from . import kernels
+from .circuit import Circuit
+from .encoding import Decoder, Encoder, GarbledCircuit, Labels
+from .hash import FixedKeyAES, sigma, tccr_hash
+from .plan import Plan
+
+__all__ = [
+    "Garbling",
+    "available_backends",
+    "decode",
+    "encode",
+    "evaluate",
+    "garble",
+    "get_backend",
+    "output_tags",
+    "run",
+    "set_backend",
+]
+
+_ONE = np.uint64(1)
+
+_BACKENDS = ("numba", "numpy") if kernels.HAVE_NUMBA else ("numpy",)
+_backend = os.environ.get("PRIVATE_MDI_GC_BACKEND", _BACKENDS[0])
+if _backend not in _BACKENDS:
+    _backend = _BACKENDS[0]
+
+
+def available_backends() -> tuple[str, ...]:
+    """Per-level kernels available here: ``"numba"`` (fused loops, if numba imports) and ``"numpy"``."""
+    return _BACKENDS
+
+
+def get_backend() -> str:
+    """The backend in use (default: numba when available; env PRIVATE_MDI_GC_BACKEND overrides)."""
+    return _backend
+
+
+def set_backend(name: str) -> str:
+    """Select the per-level kernels; returns the previous choice. Both give bit-identical results."""
+    global _backend
+    if name not in _BACKENDS:
+        raise ParameterError(f"backend must be one of {_BACKENDS}, got {name!r}")
+    previous, _backend = _backend, name
+    return previous
+
+
+@dataclass(frozen=True, eq=False)
+class Garbling:
+    """Result of :func:`garble`: the garbled circuit (for the evaluator), the encoder (garbler's secret)
+    and the decoder (for whoever decodes the outputs)."""
+
+    garbled: GarbledCircuit
+    encoder: Encoder
+    decoder: Decoder
+
+    @property
+    def circuit(self) -> Circuit:
+        return self.garbled.circuit
+
+    @property
+    def copies(self) -> int:
+        return self.garbled.copies
+
+    @property
+    def tables(self) -> np.ndarray:
+        return self.garbled.tables
+
+
+def _check_copies(copies: object) -> int:
+    if isinstance(copies, bool) or not isinstance(copies, int | np.integer):
+        raise ParameterError(f"copies must be an int >= 1, got {copies!r}")
+    c = int(copies)
+    if c < 1 or c > 2**31:
+        raise ParameterError(f"copies must be in [1, 2^31], got {c}")
+    return c
+
+
+def _lsb_mask(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """All-ones (both words) where lsb(x) = 1, else zero: shape of x (…, 2)."""
+    m = np.bitwise_and(x[..., 0], _ONE)
+    np.negative(m, out=m)
+    out[..., 0] = m
+    out[..., 1] = m
+    return out
+
+
+def output_tags(labels: np.ndarray, aes: FixedKeyAES | None = None) -> np.ndarray:
+    """64-bit tags of output labels of shape (copies, n_out, 2): low word of H(L, 2^64 + o·C + c)."""
+    c, n = labels.shape[0], labels.shape[1]
+    tweak = (np.arange(n, dtype=np.uint64)[None, :] * np.uint64(c)
+             + np.arange(c, dtype=np.uint64)[:, None])
+    return tccr_hash(labels, tweak, 1, aes)[..., 0].copy()
+
+
+#: Target size of the label array of one chunk of copies: copies are garbled and evaluated in chunks so
+#: that the working set stays bounded (memory is O(chunk · slots), not O(copies · slots)).
+CHUNK_BYTES = 32 << 20
+
+
+def _chunk(plan: Plan, copies: int) -> int:
+    """Copies per chunk: at most CHUNK_BYTES of labels (but >= 8), chunks of nearly equal size."""
+    largest = max(8, min(copies, CHUNK_BYTES // (16 * plan.n_slots)))
+    n_chunks = -(-copies // largest)
+    return -(-copies // n_chunks)
+
+
+def _tweaks(first: int, g: int, total: int, offset: int, n: int) -> np.ndarray:
+    """j = 2((first + i)·total + offset + c) for i < g, c < n, as a (g, n) uint64 array."""
+    gates = np.arange(first, first + g, dtype=np.uint64)
+    rows = (gates * np.uint64(total) + np.uint64(offset)) * np.uint64(2)
+    return rows[:, None] + np.arange(0, 2 * n, 2, dtype=np.uint64)[None, :]
+
+
+class _Scratch:
+    """Reusable buffers of one garbling or evaluation (sized for the largest AND level of a chunk)."""
+
+    def __init__(self, plan: Plan, chunk: int, blocks: int) -> None:
+        self.x = np.empty(2 * blocks * plan.max_and_batch * chunk, dtype=np.uint64)
+        self.m = np.empty(4 * plan.max_and_batch * chunk, dtype=np.uint64)
+        self.t = np.empty(4 * plan.max_and_batch * chunk, dtype=np.uint64)
+        self.aes = FixedKeyAES()
+
+
+def _garble_chunk_numpy(plan: Plan, L: np.ndarray, delta: np.ndarray, sdelta: np.ndarray,
+                        tables: np.ndarray, total: int, offset: int, sc: _Scratch) -> None:
+    """Garble copies ``offset ..`` held in L (n_slots, n, 2) with numpy passes.
+
+    ``tables`` is the (n_and, 2, n, 2) view of this chunk's columns of the tables.
+    """
+    n = L.shape[1]
+    for stage in plan.stages:
+        batch = stage.ands
+        if batch is not None:
+            g = batch.size
+            gn = g * n
+            A0 = np.take(L, batch.a, axis=0)
+            B0 = np.take(L, batch.b, axis=0)
+            if batch.inv_a.size:
+                A0[batch.inv_a] ^= delta
+            if batch.inv_b.size:
+                B0[batch.inv_b] ^= delta
+            X = sc.x[: 8 * gn].reshape(4, g, n, 2)
+            tw = _tweaks(batch.first, g, total, offset, n)
+            # X[0] = σ(A⁰) ⊕ j, X[1] = σ(A¹) ⊕ j, X[2] = σ(B⁰) ⊕ j', X[3] = σ(B¹) ⊕ j'
+            np.bitwise_xor(A0[..., 1], tw, out=X[0, ..., 0])
+            np.bitwise_xor(A0[..., 1], A0[..., 0], out=X[0, ..., 1])
+            np.bitwise_xor(X[0], sdelta, out=X[1])
+            tw |= _ONE
+            np.bitwise_xor(B0[..., 1], tw, out=X[2, ..., 0])
+            np.bitwise_xor(B0[..., 1], B0[..., 0], out=X[2, ..., 1])
+            np.bitwise_xor(X[2], sdelta, out=X[3])
+            Y = sc.aes.permute(X)
+            np.bitwise_xor(Y, X, out=Y)  # Y[k] = H(·) of the four inputs
+            H0, H1, H2, H3 = Y[0], Y[1], Y[2], Y[3]
+            ma = _lsb_mask(A0, sc.m[: 2 * gn].reshape(g, n, 2))
+            mb = _lsb_mask(B0, sc.m[2 * gn : 4 * gn].reshape(g, n, 2))
+            T = tables[batch.first : batch.first + g]
+            TG = T[:, 0]
+            TE = T[:, 1]
+            t1 = sc.t[: 2 * gn].reshape(g, n, 2)
+            t2 = sc.t[2 * gn : 4 * gn].reshape(g, n, 2)
+            # T_G = H0 ⊕ H1 ⊕ p_b·Δ
+            np.bitwise_xor(H0, H1, out=t1)
+            np.bitwise_and(mb, delta, out=t2)
+            np.bitwise_xor(t1, t2, out=TG)
+            # W_G = H0 ⊕ p_a·T_G  (into the output slots)
+            out = L[batch.out_start : batch.out_start + g]
+            np.bitwise_and(ma, TG, out=t2)
+            np.bitwise_xor(H0, t2, out=out)
+            # T_E = H2 ⊕ H3 ⊕ A⁰ ; W_E = H2 ⊕ p_b·(H2 ⊕ H3) ; C⁰ = W_G ⊕ W_E
+            np.bitwise_xor(H2, H3, out=t1)
+            np.bitwise_xor(t1, A0, out=TE)
+            np.bitwise_and(mb, t1, out=t1)
+            np.bitwise_xor(t1, H2, out=t1)
+            np.bitwise_xor(out, t1, out=out)
+        for xb in stage.xors:
+            np.bitwise_xor(np.take(L, xb.a, axis=0), np.take(L, xb.b, axis=0),
+                           out=L[xb.out_start : xb.out_start + xb.size])
+
+
+def _evaluate_chunk_numpy(plan: Plan, L: np.ndarray, tables: np.ndarray, total: int, offset: int,
+                          sc: _Scratch) -> None:
+    """Evaluate copies ``offset ..`` held in L with numpy passes; tables: (n_and, 2, n, 2) view."""
+    n = L.shape[1]
+    for stage in plan.stages:
+        batch = stage.ands
+        if batch is not None:
+            g = batch.size
+            gn = g * n
+            A = np.take(L, batch.a, axis=0)
+            B = np.take(L, batch.b, axis=0)
+            X = sc.x[: 4 * gn].reshape(2, g, n, 2)
+            tw = _tweaks(batch.first, g, total, offset, n)
+            np.bitwise_xor(A[..., 1], tw, out=X[0, ..., 0])
+            np.bitwise_xor(A[..., 1], A[..., 0], out=X[0, ..., 1])
+            tw |= _ONE
+            np.bitwise_xor(B[..., 1], tw, out=X[1, ..., 0])
+            np.bitwise_xor(B[..., 1], B[..., 0], out=X[1, ..., 1])
+            Y = sc.aes.permute(X)
+            np.bitwise_xor(Y, X, out=Y)
+            T = tables[batch.first : batch.first + g]
+            out = L[batch.out_start : batch.out_start + g]
+            m = sc.m[: 2 * gn].reshape(g, n, 2)
+            t = sc.t[: 2 * gn].reshape(g, n, 2)
+            # W_G = H(A, j) ⊕ s_a·T_G
+            _lsb_mask(A, m)
+            np.bitwise_and(m, T[:, 0], out=t)
+            np.bitwise_xor(Y[0], t, out=out)
+            # W_E = H(B, j') ⊕ s_b·(T_E ⊕ A)
+            _lsb_mask(B, m)
+            np.bitwise_xor(T[:, 1], A, out=t)
+            np.bitwise_and(t, m, out=t)
+            np.bitwise_xor(t, Y[1], out=t)
+            np.bitwise_xor(out, t, out=out)
+        for xb in stage.xors:
+            np.bitwise_xor(np.take(L, xb.a, axis=0), np.take(L, xb.b, axis=0),
+                           out=L[xb.out_start : xb.out_start + xb.size])
+
+
+def _garble_chunk_fused(plan: Plan, L: np.ndarray, delta: np.ndarray, sdelta: np.ndarray,
+                        tables: np.ndarray, total: int, offset: int, sc: _Scratch) -> None:
+    """Same as :func:`_garble_chunk_numpy` with the fused kernels of :mod:`private_mdi.gc.kernels`."""
+    n = L.shape[1]
+    for stage in plan.stages:
+        batch = stage.ands
+        if batch is not None:
+            g = batch.size
+            X = sc.x[: 8 * g * n].reshape(4, g, n, 2)
+            kernels.garble_pre(L, batch.a, batch.b, batch.flags_a, batch.flags_b, delta, sdelta, batch.first,
+                               total, offset, X)
+            Y = sc.aes.permute(X)
+            kernels.garble_post(L, batch.a, batch.b, batch.flags_a, batch.flags_b, delta, sdelta, batch.first,
+                                total, offset, Y, tables[batch.first : batch.first + g], batch.out_start)
+        if stage.all_xors is not None:
+            xb = stage.all_xors
+            kernels.xor_level(L, xb.a, xb.b, xb.out_start)
+
+
+def _evaluate_chunk_fused(plan: Plan, L: np.ndarray, tables: np.ndarray, total: int, offset: int,
+                          sc: _Scratch) -> None:
+    """Same as :func:`_evaluate_chunk_numpy` with the fused kernels."""
+    n = L.shape[1]
+    for stage in plan.stages:
+        batch = stage.ands
+        if batch is not None:
+            g = batch.size
+            X = sc.x[: 4 * g * n].reshape(2, g, n, 2)
+            kernels.eval_pre(L, batch.a, batch.b, batch.first, total, offset, X)
+            Y = sc.aes.permute(X)
+            kernels.eval_post(L, batch.a, batch.b, batch.first, total, offset, Y,
+                              tables[batch.first : batch.first + g], batch.out_start)
+        if stage.all_xors is not None:
+            xb = stage.all_xors
+            kernels.xor_level(L, xb.a, xb.b, xb.out_start)
+
+
+def _garble_plan(plan: Plan, zero_in: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run the garbler: zero_in (n_in, C, 2), delta (C, 2) -> tables, stored output labels.
+
+    Returns tables (n_and, 2 [T_G, T_E], C, 2) and the stored labels S of the output slots (n_out, C, 2);
+    the true zero label of output o is S ⊕ out_inv[o]·Δ. Copies run in chunks (see CHUNK_BYTES) with
+    tweaks from the global copy index, so the result does not depend on the chunking or the backend.
+    """
+    copies = delta.shape[0]
+    chunk = _chunk(plan, copies)
+    runner = _garble_chunk_fused if _backend == "numba" else _garble_chunk_numpy
+    tables = np.empty((plan.n_and, 2, copies, 2), dtype=np.uint64)
+    out = np.empty((plan.out_slots.size, copies, 2), dtype=np.uint64)
+    L = np.empty((plan.n_slots, chunk, 2), dtype=np.uint64)
+    sc = _Scratch(plan, chunk, 4)
+    for c0 in range(0, copies, chunk):
+        c1 = min(copies, c0 + chunk)
+        Lc = L if c1 - c0 == chunk else np.empty((plan.n_slots, c1 - c0, 2), dtype=np.uint64)
+        Lc[: plan.n_inputs] = zero_in[:, c0:c1]
+        Lc[plan.zero_slot] = 0
+        dc = np.ascontiguousarray(delta[c0:c1])
+        runner(plan, Lc, dc, sigma(dc), tables[:, :, c0:c1], copies, c0, sc)
+        out[:, c0:c1] = np.take(Lc, plan.out_slots, axis=0)
+    return tables, out
+
+
+def _evaluate_plan(plan: Plan, tables: np.ndarray, labels_in: np.ndarray) -> np.ndarray:
+    """Run the evaluator: labels_in (n_in, C, 2) -> output labels (n_out, C, 2)."""
+    copies = labels_in.shape[1]
+    chunk = _chunk(plan, copies)
+    runner = _evaluate_chunk_fused if _backend == "numba" else _evaluate_chunk_numpy
+    out = np.empty((plan.out_slots.size, copies, 2), dtype=np.uint64)
+    L = np.empty((plan.n_slots, chunk, 2), dtype=np.uint64)
+    sc = _Scratch(plan, chunk, 2)
+    for c0 in range(0, copies, chunk):
+        c1 = min(copies, c0 + chunk)
+        Lc = L if c1 - c0 == chunk else np.empty((plan.n_slots, c1 - c0, 2), dtype=np.uint64)
+        Lc[: plan.n_inputs] = labels_in[:, c0:c1]
+        Lc[plan.zero_slot] = 0
+        runner(plan, Lc, tables[:, :, c0:c1], copies, c0, sc)
+        out[:, c0:c1] = np.take(Lc, plan.out_slots, axis=0)
+    return out
+
+
+def garble(circuit: Circuit, copies: int = 1, rng: RandomSource | None = None) -> Garbling:
+    """Garble ``copies`` independent copies of ``circuit`` (one fresh Δ and fresh input labels per copy).
+
+    Returns a :class:`Garbling` holding the garbled tables (32 bytes per AND gate per copy), the
+    encoder (zero input labels and Δ: secret) and the decoder.
+    """
+    if not isinstance(circuit, Circuit):
+        raise ParameterError(f"circuit must be a Circuit, got {type(circuit).__name__}")
+    copies = _check_copies(copies)
+    if rng is not None and not isinstance(rng, RandomSource):
+        raise ParameterError(
+            f"rng must be a cmpc.rand.RandomSource or None, got {type(rng).__name__} "
+            "(labels and Δ are secrets: numpy/random generators are not allowed)"
+        )
+    rng = resolve(rng)
+    plan = circuit.plan()
+    n_in = circuit.n_inputs
+    delta = rng.labels(copies)
+    delta[:, 0] |= _ONE
+    zero_w = rng.labels(n_in * copies).reshape(n_in, copies, 2)  # wire-major, as the garbler uses them
+    tables, out_stored = _garble_plan(plan, zero_w, delta)
+    zero = zero_w.transpose(1, 0, 2)  # (copies, n_in, 2) view for the encoder
+    # true zero labels of the outputs: S ⊕ inv·Δ ; decoding bit d = lsb(W⁰)
+    inv = plan.out_inv.astype(bool)
+    out_zero = out_stored.copy()
+    out_zero[inv] ^= delta
+    out_zero = np.ascontiguousarray(out_zero.transpose(1, 0, 2))  # (C, n_out, 2)
+    d = (out_zero[..., 0] & _ONE).astype(np.uint8)
+    out_one = out_zero ^ delta[:, None, :]
+    aes = FixedKeyAES()
+    tag0 = output_tags(out_zero, aes)
+    tag1 = output_tags(out_one, aes)
+    tags = np.empty((*out_zero.shape[:2], 2), dtype=np.uint64)
+    # index by permute bit: the label with lsb s sits at position s
+    tags[..., 0] = np.where(d == 0, tag0, tag1)
+    tags[..., 1] = np.where(d == 0, tag1, tag0)
+    return Garbling(
+        garbled=GarbledCircuit(circuit, tables),
+        encoder=Encoder(circuit, zero, delta),
+        decoder=Decoder(circuit, d, tags),
+    )
+
+
+def encode(encoder: Encoder, party_inputs: np.ndarray | Mapping[str, np.ndarray]) -> Labels:
+    """Active input labels for bits (copies, n_inputs) or a mapping group name -> (copies, width) bits."""
+    return encoder.encode(party_inputs)
+
+
+def evaluate(gc: Garbling | GarbledCircuit, labels: Labels | np.ndarray) -> Labels:
+    """Evaluate the garbled tables on active input labels.
+
+    ``labels``: (copies, n_inputs, 2) uint64 or :class:`Labels`; returns the output labels
+    (copies, n_outputs, 2). An invalid input label gives garbage that :func:`decode` rejects.
+    """
+    garbled = gc.garbled if isinstance(gc, Garbling) else gc
+    if not isinstance(garbled, GarbledCircuit):
+        raise ParameterError(f"gc must be a Garbling or GarbledCircuit, got {type(gc).__name__}")
+    lab = labels if isinstance(labels, Labels) else Labels(labels)
+    circuit = garbled.circuit
+    if lab.array.shape[:2] != (garbled.copies, circuit.n_inputs):
+        raise ParameterError(
+            f"labels must have shape ({garbled.copies}, {circuit.n_inputs}, 2), got {lab.array.shape}"
+        )
+    plan = circuit.plan()
+    if garbled.tables.shape != (plan.n_and, 2, garbled.copies, 2):
+        raise ParameterError(f"tables have shape {garbled.tables.shape}, expected "
+                             f"({plan.n_and}, 2, {garbled.copies}, 2)")
+    out = _evaluate_plan(plan, garbled.tables, lab.array.transpose(1, 0, 2))
+    return Labels(np.ascontiguousarray(out.transpose(1, 0, 2)))
+
+
+def decode(decoder: Decoder, output_labels: Labels | np.ndarray) -> np.ndarray:
+    """Output bits (copies, n_out) uint8 from output labels; GarbledDecodeError on an invalid label."""
+    lab = output_labels.array if isinstance(output_labels, Labels) else Labels(output_labels).array
+    if lab.shape[:2] != decoder.bits.shape:
+        raise ParameterError(f"output labels must have shape {(*decoder.bits.shape, 2)}, got {lab.shape}")
+    s = (lab[..., 0] & _ONE).astype(np.intp)
+    expected = np.take_along_axis(decoder.tags, s[..., None], axis=2)[..., 0]
+    bad = output_tags(lab) != expected
+    if bad.any():
+        c, o = (int(v) for v in np.argwhere(bad)[0])
+        raise GarbledDecodeError(
+            f"{int(bad.sum())} output label(s) are neither valid label of their wire "
+            f"(first: copy {c}, output bit {o}); an input label was wrong or the tables do not match"
+        )
+    return (s.astype(np.uint8) ^ decoder.bits).astype(np.uint8)
+
+
+def run(circuit: Circuit, bits: np.ndarray, rng: RandomSource | None = None) -> np.ndarray:
+    """Garble, encode, evaluate and decode in one go: bits (copies, n_inputs) -> (copies, n_outputs).
+
+    A 1-D ``bits`` of length n_inputs is one copy and gives a 1-D result.
+    """
+    if np.ndim(bits) == 1:
+        return run(circuit, np.asarray(bits)[None, :], rng)[0]
+    arr = circuit.check_input_bits(bits)
+    g = garble(circuit, copies=max(arr.shape[0], 1), rng=rng)
+    if arr.shape[0] == 0:
+        return np.zeros((0, circuit.n_outputs), dtype=np.uint8)
+    labels = encode(g.encoder, arr)
+    return decode(g.decoder, evaluate(g.garbled, labels))
