@@ -29,6 +29,12 @@ test: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(PIP) install --quiet -e ".[bench]"
 	$(PY) benchmarks/field_matmul.py
+	$(PY) benchmarks/rand.py
+	$(PY) benchmarks/protocol.py
+	$(PY) benchmarks/vs_mpyc.py
+	$(PY) benchmarks/gc.py
+	$(PY) benchmarks/paillier.py
+	$(PY) benchmarks/private_mdi.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,7 +1,7 @@
 """``make demo``: the main job on built-in defaults.
 
 1. The worker-count comparison of the CMPC codes for s = t = 2, z = 1..8 (when :mod:`cmpc.codes` is present).
-2. One secure AᵀB with AGE in the in-memory simulation (when :mod:`cmpc.protocol` is present).
+2. One secure AᵀB with AGE, every party a process over mutual TLS on loopback (``cmpc run --local``).
 3. The privateMDI digits demo (when :mod:`private_mdi.cli` is present).
 Falls back to a field-core demo (exact matmul at p = 2^31 − 1 against Python integers).
 """
@@ -43,18 +43,24 @@ def main() -> int:
     if _have("cmpc.commands.workers"):
         from .cli import main as cli_main
 
-        print("\n== workers needed per code, s = t = 2 (cmpc workers --s 2 --t 2 --z 1-8)")
+        print("\n== workers needed per code, s = t = 2 (cmpc workers --s 2 --t 2 --z 1-8)", flush=True)
         cli_main(["workers", "--s", "2", "--t", "2", "--z", "1-8"])
-    if _have("cmpc.protocol"):
+    if _have("cmpc.commands.run"):
         from .cli import main as cli_main
 
-        print("\n== one secure AᵀB, AGE s = t = 2, z = 2, m = 256 (cmpc bench, in-memory simulation)")
-        cli_main(["bench", "--code", "age", "--s", "2", "--t", "2", "--z", "2", "--m", "256"])
+        print("\n== secure A^T B with AGE (s = t = 2, z = 2, m = 256): every party a process, mutual TLS "
+              "on loopback (cmpc run --local)", flush=True)
+        status = cli_main(["run", "--local", "--code", "age", "--s", "2", "--t", "2", "--z", "2",
+                           "--m", "256"])
+        if status:
+            return status
     if _have("private_mdi.cli"):
         from private_mdi.cli import main as mdi_main
 
-        print("\n== privateMDI digits demo (private-mdi demo --edges 2 --model mlp --n 20)")
-        mdi_main(["demo", "--edges", "2", "--model", "mlp", "--n", "20"])
+        print("\n== privateMDI digits demo (private-mdi demo --edges 2 --model mlp --n 100)", flush=True)
+        status = mdi_main(["demo", "--edges", "2", "--model", "mlp", "--n", "100", "--no-progress"])
+        if status:
+            return status
     return 0
 
 

@@ -22,8 +22,11 @@ party id (CN and DNS SAN), that id is in the party list and is not our own, and 
 taken on trust; it warns (:class:`InsecureTransportWarning`) and is meant for debugging only.
 
 Timeouts, never a hang. Dialing retries (connection refused while a peer is starting) until
-``connect_timeout``; the TLS handshake and the HELLO/ACCEPT exchange share that budget. ``send`` returns
-once the frame is handed to the kernel; a peer that stops reading makes it fail after ``send_timeout``.
+``connect_timeout``; the TLS handshake and the HELLO/ACCEPT exchange share that budget. ``send`` hands the
+frame to the event-loop thread and returns (it waits only when more than ``max_queued`` bytes are unwritten);
+a peer that cannot be reached, or stops reading for ``send_timeout``, is recorded as failed and named by the
+TransportError of every later ``send`` to it and of :meth:`TcpTransport.flush`; ``close`` delivers what was
+handed over before it says BYE.
 ``recv`` waits at most its ``timeout`` (default ``recv_timeout``); a peer that sends an oversized or
 malformed frame is reported by the next ``recv`` (``ProtocolError`` naming the peer); a peer that
 disconnects without BYE is named by the ``TransportError`` of the next ``recv`` that times out (at
@@ -36,7 +39,9 @@ follow from the public parameters (m, s, t, N), not from the inputs.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
 import logging
 import queue
 import socket
@@ -69,6 +74,8 @@ HEADER = struct.Struct("!IB")
 DEFAULT_MAX_FRAME = 256 * 2**20
 #: largest control payload (HELLO / ACCEPT / REFUSE / BYE)
 MAX_CONTROL = 1024
+#: bytes that ``send`` may hand over before it waits for the writes to finish (back-pressure)
+DEFAULT_MAX_QUEUED = 64 * 2**20
 MAGIC = b"CMPCNET1"
 
 
@@ -113,9 +120,7 @@ def free_loopback_ports(count: int) -> list[int]:
             s.close()
 
 
-def _check_positive(name: str, value: float | None, *, allow_none: bool = False) -> float | None:
-    if value is None and allow_none:
-        return None
+def _check_positive(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ParameterError(f"{name} must be a number > 0, got {value!r}")
     return float(value)
@@ -162,6 +167,7 @@ class TcpTransport(Transport):
         max_frame: int = DEFAULT_MAX_FRAME,
         meter: Meter | None = None,
         fail_fast: bool = False,
+        max_queued: int = DEFAULT_MAX_QUEUED,
     ) -> None:
         check_party_id(party)
         if party not in addresses:
@@ -176,7 +182,7 @@ class TcpTransport(Transport):
             raise ParameterError(f"max_frame must be an int in [1, 2^32 - 1], got {max_frame!r}")
         self.connect_timeout = _check_positive("connect_timeout", connect_timeout)
         self.send_timeout = _check_positive("send_timeout", send_timeout)
-        self.recv_timeout = _check_positive("recv_timeout", recv_timeout, allow_none=True)
+        self.recv_timeout = None if recv_timeout is None else _check_positive("recv_timeout", recv_timeout)
         if credentials is None and not insecure:
             raise ParameterError("credentials are required for TLS; pass insecure=True for plain TCP")
         if credentials is not None and insecure:
@@ -195,6 +201,14 @@ class TcpTransport(Transport):
         self.max_frame = max_frame
         self.insecure = insecure
         self.fail_fast = fail_fast
+        if isinstance(max_queued, bool) or not isinstance(max_queued, int) or max_queued < 0:
+            raise ParameterError(f"max_queued must be an int >= 0, got {max_queued!r}")
+        self.max_queued = max_queued
+        self._errors: dict[str, TransportError] = {}
+        self._reported: set[str] = set()
+        self._inflight: set[concurrent.futures.Future] = set()
+        self._queued = 0
+        self._qlock = threading.Lock()
         self._addresses = dict(addresses)
         self._credentials = credentials
         self._server_ctx = None if credentials is None else credentials.server_context()
@@ -205,6 +219,7 @@ class TcpTransport(Transport):
         self._readers: set[asyncio.Task] = set()
         self._lost: dict[str, str] = {}
         self._said_bye: set[str] = set()
+        self._heard: set[str] = set()
         self._server: asyncio.AbstractServer | None = None
         self._loop = asyncio.new_event_loop()
         self._loop.set_exception_handler(self._loop_exception)
@@ -270,25 +285,35 @@ class TcpTransport(Transport):
             raise ParameterError(f"unknown peer {peer!r}")
         self._addresses[peer] = (host, int(port))
 
-    def connect(self, peers: Iterable[str] | None = None) -> None:
+    def connect(
+        self, peers: Iterable[str] | None = None, *, strict: bool = True
+    ) -> dict[str, TransportError]:
         """Dial ``peers`` (default: all) now, concurrently, instead of on the first ``send``.
 
-        Raises TransportError naming the first peer that could not be reached or refused us.
+        ``strict``: raise the TransportError of the first peer that could not be reached or refused us;
+        otherwise return ``{peer: error}`` for every such peer (empty when all connected).
         """
         self._require_open()
         targets = [p for p in (self.peers if peers is None else peers) if p != self.party]
         for p in targets:
             self._check_peer(p)
 
-        async def dial_all() -> list[BaseException | None]:
-            return await asyncio.gather(*(self._get_conn(p) for p in targets), return_exceptions=True)
+        async def dial_all() -> list[_Outbound | BaseException]:
+            return list(await asyncio.gather(*(self._get_conn(p) for p in targets), return_exceptions=True))
 
         results = self._call(dial_all(), timeout=self.connect_timeout * 2 + 5)
+        failures: dict[str, TransportError] = {}
         for peer, res in zip(targets, results):
             if isinstance(res, BaseException):
-                if isinstance(res, TransportError):
-                    raise res
-                raise TransportError(f"{self.party}: cannot connect to {peer}: {res}", peer=peer) from res
+                err = res if isinstance(res, TransportError) else TransportError(
+                    f"{self.party}: cannot connect to {peer}: {res!r}", peer=peer
+                )
+                self._errors.setdefault(peer, err)
+                self._reported.add(peer)
+                failures[peer] = err
+        if strict and failures:
+            raise next(iter(failures.values()))
+        return failures
 
     def close(self) -> None:
         """Say BYE on every outbound connection, flush, stop listening and stop the loop. Idempotent."""
@@ -296,6 +321,9 @@ class TcpTransport(Transport):
             return
         self._closed = True
         if self._started and self._loop.is_running():
+            with self._qlock:
+                pending = list(self._inflight)
+            concurrent.futures.wait(pending, timeout=self._budget())  # deliver what was handed over
             with contextlib.suppress(Exception):
                 self._call(self._shutdown(), timeout=self.send_timeout + 5)
             self._loop.call_soon_threadsafe(self._loop.stop)
@@ -319,21 +347,61 @@ class TcpTransport(Transport):
     # ------------------------------------------------------------------ public send / recv
 
     def send(self, peer: str, frame: bytes, *, phase: str = "") -> None:
-        """Deliver ``frame`` to ``peer`` (dialing it first if needed); metered under ``phase``."""
+        """Hand ``frame`` to the writer for ``peer`` (dialing it first if needed) and return.
+
+        Frames to one peer are written in order. The write happens in the event-loop thread; ``send`` waits
+        for it only when more than ``max_queued`` bytes are still unwritten (back-pressure). A failure to
+        reach or write to ``peer`` (refused, unreachable after ``connect_timeout``, stalled past
+        ``send_timeout``, closed) is raised as TransportError naming it by every later ``send`` to that
+        peer and by :meth:`flush`. A frame is metered under ``phase`` once it has been written.
+        """
         self._require_open()
         self._check_peer(peer)
         if len(frame) > self.max_frame:
             raise ProtocolError(
                 f"{self.party}: frame of {len(frame)} bytes to {peer} exceeds max_frame={self.max_frame}"
             )
-        budget = self.connect_timeout * 2 + self.send_timeout + 5
-        try:
-            self._call(self._send(peer, bytes(frame)), timeout=budget)
-        except TimeoutError:
-            raise TransportError(
-                f"{self.party}: send to {peer} did not finish in {budget:.3g} s", peer=peer
-            ) from None
-        self.meter.record(phase, self.party, peer, len(frame))
+        self._raise_for(peer)
+        data = bytes(frame)
+        fut = asyncio.run_coroutine_threadsafe(self._send(peer, data, phase), self._loop)
+        with self._qlock:
+            self._inflight.add(fut)
+            self._queued += len(data)
+            over = self._queued > self.max_queued
+        fut.add_done_callback(functools.partial(self._sent, len(data)))
+        if over:
+            concurrent.futures.wait([fut], timeout=self._budget())
+            self._raise_for(peer)
+
+    def _budget(self) -> float:
+        return self.connect_timeout * 2 + self.send_timeout + 5
+
+    def _sent(self, nbytes: int, fut: concurrent.futures.Future) -> None:
+        with self._qlock:
+            self._inflight.discard(fut)
+            self._queued -= nbytes
+
+    def _raise_for(self, peer: str) -> None:
+        err = self._errors.get(peer)
+        if err is not None:
+            self._reported.add(peer)
+            raise err
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every frame handed to ``send`` is written or has failed.
+
+        Raises the TransportError of a failed peer not reported by ``send`` yet, or one naming no peer when
+        the writes did not finish within ``timeout`` (default: 2·connect_timeout + send_timeout + 5 s).
+        """
+        with self._qlock:
+            pending = list(self._inflight)
+        wait = self._budget() if timeout is None else timeout
+        _, not_done = concurrent.futures.wait(pending, timeout=wait)
+        for peer in self._errors:
+            if peer not in self._reported:
+                self._raise_for(peer)
+        if not_done:
+            raise TransportError(f"{self.party}: {len(not_done)} frames not written within {wait:.3g} s")
 
     def recv(self, *, timeout: float | None = None) -> tuple[str, bytes]:
         """The next ``(sender, frame)`` from any peer, in arrival order.
@@ -364,6 +432,10 @@ class TcpTransport(Transport):
     def disconnected(self) -> set[str]:
         """Peers whose inbound connection ended without BYE so far (crashed or cut off)."""
         return set(self._lost)
+
+    def heard_from(self) -> set[str]:
+        """Peers that have sent us at least one DATA frame."""
+        return set(self._heard)
 
     def finished_peers(self) -> set[str]:
         """Peers that closed their connection to us in an orderly way (sent BYE)."""
@@ -417,6 +489,7 @@ class TcpTransport(Transport):
             while True:
                 kind, payload = await self._read_frame(reader, peer, self.max_frame)
                 if kind == Kind.DATA:
+                    self._heard.add(peer)
                     self._inbox.put((peer, payload))
                 elif kind == Kind.BYE:
                     clean = True
@@ -558,24 +631,39 @@ class TcpTransport(Transport):
         if conn.error is None:
             conn.error = TransportError(f"{self.party}: {peer} closed the connection", peer=peer)
 
-    async def _send(self, peer: str, frame: bytes) -> None:
-        conn = await self._get_conn(peer)
-        async with conn.lock:
-            if conn.error is not None:
-                raise conn.error
-            try:
-                self._write_frame(conn.writer, Kind.DATA, frame)
-                await asyncio.wait_for(conn.writer.drain(), self.send_timeout)
-            except TimeoutError:
-                conn.error = TransportError(
-                    f"{self.party}: {peer} stalled: frame not accepted within {self.send_timeout:.3g} s",
-                    peer=peer,
-                )
-                conn.writer.transport.abort()
-                raise conn.error from None
-            except (ConnectionError, ssl.SSLError, OSError) as exc:
-                conn.error = TransportError(f"{self.party}: connection to {peer} lost: {exc!r}", peer=peer)
-                raise conn.error from exc
+    async def _send(self, peer: str, frame: bytes, phase: str) -> None:
+        """Write one DATA frame; failures are recorded per peer (raised by the next send / flush)."""
+        if peer in self._errors:
+            return  # the peer is already known to be unreachable: do not dial again
+        try:
+            conn = await self._get_conn(peer)
+            async with conn.lock:
+                if conn.error is not None:
+                    raise conn.error
+                try:
+                    self._write_frame(conn.writer, Kind.DATA, frame)
+                    await asyncio.wait_for(conn.writer.drain(), self.send_timeout)
+                except TimeoutError:
+                    conn.error = TransportError(
+                        f"{self.party}: {peer} stalled: frame not accepted within {self.send_timeout:.3g} s",
+                        peer=peer,
+                    )
+                    conn.writer.transport.abort()
+                    raise conn.error from None
+                except (ConnectionError, ssl.SSLError, OSError) as exc:
+                    lost = f"{self.party}: connection to {peer} lost: {exc!r}"
+                    conn.error = TransportError(lost, peer=peer)
+                    raise conn.error from exc
+            self.meter.record(phase, self.party, peer, len(frame))
+        except TransportError as exc:
+            self._errors.setdefault(peer, exc)
+        except asyncio.CancelledError:
+            cancelled = TransportError(f"{self.party}: send to {peer} cancelled", peer=peer)
+            self._errors.setdefault(peer, cancelled)
+            raise
+        except Exception as exc:  # a bug or an unforeseen socket error: still a named, recorded failure
+            failed = TransportError(f"{self.party}: send to {peer} failed: {exc!r}", peer=peer)
+            self._errors.setdefault(peer, failed)
 
     async def _shutdown(self) -> None:
         async def bye(peer: str, conn: _Outbound) -> None:

@@ -1,0 +1,297 @@
+"""``cmpc party``: run one party of a session as its own process, over TCP with mutual TLS.
+
+Example (on the host listed for ``worker-3`` in ``parties.toml``)::
+
+    cmpc party --config parties.toml --id worker-3
+    cmpc party --config parties.toml --id source-a --input A.npy
+    cmpc party --config parties.toml --id master --output Y.npy --report master.json
+
+The party reads the public session file and its own key from the directories named in ``[session]``,
+listens on its address, dials the peers it sends to (retrying while they start), runs the same role code
+as :func:`cmpc.simulate` (:func:`cmpc.protocol.run_role`), then says goodbye and exits: 0 on success,
+3 when the protocol failed (the error is printed and written to the report).
+
+Network policy added here (the roles know nothing of sockets): a failed send to one peer marks that peer
+*lost* and the run goes on — a crashed worker is a straggler, and the protocol's own timeouts decide
+whether enough workers are left (``InsufficientWorkersError`` otherwise). A failed send after our role has
+finished, to a peer that already closed in an orderly way (e.g. a redundant result share reaching a master
+that has decoded), is not an error.
+
+Report (``--report FILE``, JSON): ``party``, ``ok``, ``error``, ``error_type``, ``t_start`` / ``t_end``
+(wall clock, seconds since the epoch, around :func:`run_role`), ``timings`` / ``cpu`` (per phase, in the
+role's handlers), ``spans`` (per phase, first start and last end of the role's handlers, epoch seconds),
+``meter`` (bytes/messages this party sent per ``phase|src|dst``), ``lost_peers``. The local launcher
+(``cmpc run --local``) gathers these.
+
+``--launcher`` (used by ``cmpc run --local``): after listening the party prints ``LISTENING``, waits for
+``DIAL`` on stdin, connects, prints ``READY``, waits for ``GO``; so process start-up and connection set-up
+stay out of the measured time. When its role is over it prints ``DONE`` and idles until ``EXIT`` (or end
+of stdin), so that finished processes do not tear down while others still compute. ``--demo-seed`` makes
+the sources generate A and B from a public seed
+(:func:`demo_inputs`, local demo only: the inputs are then not secret).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import CMPCError, ParameterError, TransportError
+from ..net.base import Transport
+from ..net.config import ConfigError, NetworkConfig, load_config
+from ..net.link import LinkEmulator
+from ..net.tcp import TcpTransport
+from ..net.tls import load_credentials
+from ..rand import RandomSource
+
+__all__ = ["CrashAfterFrames", "TolerantSends", "demo_inputs", "register", "run", "run_party", "send_targets"]
+
+EXIT_FAILED = 3
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "party",
+        help="run one party (source, worker or master) over TCP with mutual TLS",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument("--config", required=True, metavar="TOML", help="parties.toml")
+    parser.add_argument("--id", required=True, dest="party", help="this party's id, e.g. worker-3")
+    parser.add_argument("--session", metavar="JSON", help="session file (default: [session].session)")
+    parser.add_argument("--keys", metavar="DIR", help="key directory (default: [session].keys)")
+    parser.add_argument("--input", metavar="NPY", help="the source's matrix (A for source-a, B for source-b)")
+    parser.add_argument("--demo-seed", type=int, help="sources: generate A and B from this public seed")
+    parser.add_argument("--output", metavar="NPY", help="master: write Y here (.npy, int64)")
+    parser.add_argument("--report", metavar="JSON", help="write timings, traffic and errors here")
+    parser.add_argument("--timeout", type=float, help="protocol receive timeout, seconds")
+    parser.add_argument("--insecure", action="store_true", help="plain TCP without TLS (debugging only)")
+    parser.add_argument("--launcher", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--crash-after-frames",
+        type=int,
+        metavar="K",
+        help="fault injection for tests: SIGKILL this process right after its K-th received frame",
+    )
+    parser.set_defaults(func=run)
+
+
+def demo_inputs(session: Any, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A (k×m) and B (k×n) drawn from a *public* seed: the local demo's inputs, known to the launcher."""
+    rng = RandomSource(seed=f"cmpc-demo-inputs/{int(seed)}")
+    a = rng.field_elements(session.p, session.a_shape)
+    b = rng.field_elements(session.p, session.b_shape)
+    return a, b
+
+
+def send_targets(session: Any, party: str) -> list[str]:
+    """The peers ``party`` sends to in the protocol (dialed before the run starts)."""
+    from ..protocol.session import MASTER, SOURCE_A, SOURCE_B
+
+    workers = list(session.workers)
+    if party in (SOURCE_A, SOURCE_B, MASTER):
+        return workers
+    return [w for w in workers if w != party] + [MASTER]
+
+
+class TolerantSends(Transport):
+    """A failed send to a peer marks it lost instead of failing the party (see the module docstring)."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.party = inner.party
+        self.meter = inner.meter
+        self.lost: dict[str, str] = {}
+
+    def send(self, peer: str, frame: bytes, *, phase: str = "") -> None:
+        if peer in self.lost:
+            return
+        try:
+            self.inner.send(peer, frame, phase=phase)
+        except TransportError as exc:
+            if exc.peer != peer:
+                raise
+            self.lost[peer] = str(exc)
+            print(f"{self.party}: lost {peer}: {exc}", file=sys.stderr, flush=True)
+
+    def recv(self, *, timeout: float | None = None) -> tuple[str, bytes]:
+        return self.inner.recv(timeout=timeout)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class CrashAfterFrames(Transport):
+    """Fault injection: SIGKILL our own process right after the ``limit``-th received frame."""
+
+    def __init__(self, inner: Transport, limit: int) -> None:
+        if limit < 1:
+            raise ParameterError(f"--crash-after-frames must be >= 1, got {limit}")
+        self.inner = inner
+        self.party = inner.party
+        self.meter = inner.meter
+        self.limit = limit
+        self.count = 0
+
+    def send(self, peer: str, frame: bytes, *, phase: str = "") -> None:
+        self.inner.send(peer, frame, phase=phase)
+
+    def recv(self, *, timeout: float | None = None) -> tuple[str, bytes]:
+        item = self.inner.recv(timeout=timeout)
+        self.count += 1
+        if self.count >= self.limit:
+            sys.stderr.write(f"{self.party}: fault injection: killed after {self.count} frames\n")
+            sys.stderr.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return item
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _expect(line: str) -> None:
+    got = sys.stdin.readline().strip()
+    if got != line:
+        raise TransportError(f"launcher said {got!r} instead of {line!r} (launcher gone?)", peer="launcher")
+
+
+def _session_for(cfg: NetworkConfig, path: str | None):  # type: ignore[no-untyped-def]
+    from ..protocol import Session
+
+    file = Path(path) if path else cfg.session_file
+    if file is None:
+        raise ConfigError("no session file: pass --session or set [session].session in parties.toml")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read session file {file}: {exc.strerror or exc}") from exc
+    session = Session.from_json(text)
+    if set(session.parties) != set(cfg.ids):
+        raise ConfigError(
+            f"the [[party]] ids {sorted(cfg.ids)} must be exactly the session's parties {session.parties}"
+        )
+    return session
+
+
+def _spans_epoch(role: Any) -> dict[str, list[float]]:
+    offset = time.time() - time.perf_counter()
+    return {ph: [a + offset, b + offset] for ph, (a, b) in getattr(role, "spans", {}).items()}
+
+
+def run_party(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
+    """Run the party described by ``args``; returns (exit status, report)."""
+    from ..protocol import make_role, run_role
+    from ..protocol.session import MASTER, SOURCE_A, SOURCE_B
+
+    cfg = load_config(args.config)
+    party = args.party
+    cfg.party(party)  # ConfigError if unknown
+    session = _session_for(cfg, args.session)
+    insecure = bool(args.insecure or cfg.insecure)
+    credentials = None
+    if not insecure:
+        keys = Path(args.keys) if args.keys else cfg.keys
+        if keys is None:
+            raise ConfigError("no key directory: pass --keys or set [session].keys (or use --insecure)")
+        credentials = load_credentials(keys, party)
+    inputs = None
+    if party in (SOURCE_A, SOURCE_B):
+        if args.input:
+            inputs = np.load(args.input, allow_pickle=False)
+        elif args.demo_seed is not None:
+            inputs = demo_inputs(session, args.demo_seed)[0 if party == SOURCE_A else 1]
+        else:
+            raise ParameterError(f"{party} needs --input FILE.npy (or --demo-seed for the local demo)")
+    role = make_role(session, party, inputs)
+    timeout = float(args.timeout if args.timeout is not None else cfg.timeout)
+    tcp = TcpTransport(
+        party,
+        cfg.addresses(),
+        credentials=credentials,
+        insecure=insecure,
+        connect_timeout=cfg.connect_timeout,
+        send_timeout=cfg.send_timeout,
+        recv_timeout=timeout,
+        max_frame=cfg.max_frame,
+    )
+    report: dict[str, Any] = {"party": party, "ok": False, "error": None, "error_type": None}
+    tolerant = TolerantSends(tcp)
+    stack: Transport = tolerant
+    if cfg.link_emulation():
+        stack = LinkEmulator(stack, default=cfg.default_link(), links=cfg.links)
+    if args.crash_after_frames is not None:
+        stack = CrashAfterFrames(stack, args.crash_after_frames)
+    status = EXIT_FAILED
+    try:
+        tcp.start()
+        if args.launcher:
+            print("LISTENING", flush=True)
+            _expect("DIAL")
+        # a peer we cannot reach is lost from the start: the protocol's timeouts decide whether it matters
+        for peer, exc in tcp.connect(send_targets(session, party), strict=False).items():
+            tolerant.lost[peer] = str(exc)
+            print(f"{party}: lost {peer}: {exc}", file=sys.stderr, flush=True)
+        if args.launcher:
+            print("READY", flush=True)
+            _expect("GO")
+        report["t_start"] = time.time()
+        try:
+            result = run_role(role, stack, timeout=timeout)
+            status = 0
+        except TransportError as exc:
+            peer_done = exc.peer is not None and exc.peer in tcp.finished_peers()
+            if not (role.done and peer_done):
+                raise
+            result, status = role.result, 0
+        report["t_end"] = time.time()
+        if party == MASTER and args.output:
+            np.save(args.output, np.asarray(result, dtype=np.int64), allow_pickle=False)
+    except CMPCError as exc:
+        report["t_end"] = time.time()
+        lost = sorted(set(tolerant.lost) | tcp.disconnected())
+        notes = [f"peers lost: {', '.join(lost)}"] if lost else []
+        if party == MASTER:
+            silent = [w for w in session.workers if w not in tcp.heard_from() and w not in lost]
+            if silent:
+                notes.append(f"never heard from: {', '.join(silent)}")
+        note = f" ({'; '.join(notes)})" if notes else ""
+        report["error"] = f"{exc}{note}"
+        report["error_type"] = type(exc).__name__
+        print(f"{party}: {type(exc).__name__}: {exc}{note}", file=sys.stderr, flush=True)
+    except Exception as exc:  # an unexpected bug: report it, still close cleanly
+        report["t_end"] = time.time()
+        report["error"] = f"{exc!r}"
+        report["error_type"] = type(exc).__name__
+        traceback.print_exc()
+    finally:
+        try:
+            stack.close()
+        except CMPCError as exc:
+            print(f"{party}: while closing: {exc}", file=sys.stderr, flush=True)
+    report["ok"] = status == 0
+    report["timings"] = dict(role.timings)
+    report["cpu"] = dict(getattr(role, "cpu", {}))
+    report["spans"] = _spans_epoch(role)
+    report["meter"] = tcp.meter.to_dict()
+    report["lost_peers"] = sorted(set(tolerant.lost) | tcp.disconnected())
+    return status, report
+
+
+def run(args: argparse.Namespace) -> int:
+    status, report = run_party(args)
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, indent=1), encoding="utf-8")
+    if args.launcher:
+        # stay alive (idle) until the launcher says EXIT: interpreter teardown of finished parties would
+        # otherwise compete for the CPU with the parties still computing
+        print("DONE", flush=True)
+        sys.stdin.readline()
+    return status

@@ -1,0 +1,385 @@
+"""``cmpc run --local``: every party as its own process on 127.0.0.1, over mutual TLS, checked end to end.
+
+Example::
+
+    cmpc run --local --code age --s 2 --t 2 --z 2 --m 512
+    cmpc run --local --code bgw --s 1 --t 1 --z 1 --m 256 --format json
+    cmpc run --local --code age --s 2 --t 2 --z 1 --m 256 --workers 16 --latency-ms 5 --bandwidth-mbps 1000
+
+Like MPyC's ``-M``: the launcher draws a session (:class:`cmpc.protocol.Session`), creates a temporary CA
+and party certificates, writes a ``parties.toml`` with free loopback ports and starts
+``python -m cmpc party ... --launcher`` (``-m cmpc.cli`` while the package has no ``__main__``) once per
+party. Start-up is synchronised over the children's stdin/stdout (``LISTENING`` → ``DIAL`` → ``READY`` →
+``GO``), so the time reported excludes interpreter start-up, imports and the TLS handshakes; finished
+parties print ``DONE`` and idle until the master is done and the launcher says ``EXIT``. The sources
+generate A and B from a public seed which the launcher also knows (local demo mode only); it checks the
+master's Y against one exact AᵀB mod p.
+
+Measured and printed: ``seconds`` per phase — from the first start to the last end of any party's work in
+that phase (the spans each party reports, wall clock), as in :func:`cmpc.simulate` — and ``total`` — from
+``GO`` to the master holding Y; ``bytes`` per phase — frame payloads summed over every party's meter (TLS
+record overhead and handshakes excluded). ``--format json`` prints exactly::
+
+    {"correct": bool, "workers": N', "seconds": {"phase1", "phase2", "phase3", "total"}, "bytes": {...}}
+
+where ``workers`` is the number of worker processes (N′; N unless ``--workers`` asks for spares) and
+``bytes`` has ``phase1``, ``phase2``, ``phase3`` and ``total``. On failure ``correct`` is false, the parties'
+errors go to stderr and the exit status is 1. Each party runs single-threaded BLAS (``OMP_NUM_THREADS=1``
+unless set): N′ + 3 processes share the machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..net.base import Traffic
+from ..net.config import NetworkConfig, PartyAddress, dump_config
+from ..net.link import LinkSpec
+from ..net.tcp import free_loopback_ports
+from ..net.tls import write_keys
+
+__all__ = ["LocalRun", "register", "run", "run_local"]
+
+PHASES = ("phase1", "phase2", "phase3")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the protocol with every party as a process on loopback (mutual TLS)",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument("--local", action="store_true", required=True,
+                        help="spawn every party on 127.0.0.1 (the only mode so far)")
+    parser.add_argument("--code", default="age", help="code name (cmpc.codes.available())")
+    parser.add_argument("--s", type=int, default=2)
+    parser.add_argument("--t", type=int, default=2)
+    parser.add_argument("--z", type=int, default=2)
+    parser.add_argument("--m", type=int, default=512, help="A and B are m×m (default 512)")
+    parser.add_argument("--p", type=int, default=2**31 - 1, help="prime modulus (default 2^31 - 1)")
+    parser.add_argument("--workers", type=int, help="worker processes N' >= N (spares tolerate stragglers)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--insecure", action="store_true", help="plain TCP without TLS (warns)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="emulated latency per message")
+    parser.add_argument("--bandwidth-mbps", type=float, default=0.0, help="emulated bandwidth cap per link")
+    parser.add_argument("--timeout", type=float, default=30.0, help="protocol receive timeout, seconds")
+    parser.add_argument("--seed", type=int, default=1, help="public seed of the demo inputs A, B")
+    parser.add_argument("--keep", metavar="DIR", help="keep keys, config, logs and reports in DIR")
+    parser.set_defaults(func=run)
+
+
+@dataclass
+class LocalRun:
+    """Outcome of :func:`run_local`."""
+
+    correct: bool
+    workers: int
+    seconds: dict[str, float | None]
+    bytes: dict[str, int]
+    messages: dict[str, int]
+    reports: dict[str, dict[str, Any]]
+    errors: dict[str, str]
+    returncodes: dict[str, int | None]
+    y: np.ndarray | None = None
+    startup_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    workdir: Path | None = None
+    logs: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON of ``--format json`` (exactly these keys)."""
+        return {
+            "correct": self.correct, "workers": self.workers, "seconds": self.seconds, "bytes": self.bytes,
+        }
+
+
+class _Child:
+    """One party process with a thread that turns its stdout lines into queue items."""
+
+    def __init__(self, party: str, cmd: list[str], env: Mapping[str, str], log: Path) -> None:
+        self.party = party
+        self.log = log
+        self._log_fh = open(log, "wb")  # closed in close()
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log_fh, env=dict(env)
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            self.lines.put(raw.decode("utf-8", "replace").strip())
+        self.lines.put(None)
+
+    def expect(self, word: str, deadline: float) -> None:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{self.party} did not say {word} in time")
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise RuntimeError(f"{self.party} exited before {word} (status {self.proc.wait()})")
+            if line == word:
+                return
+
+    def tell(self, word: str) -> None:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(word.encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # it died; its report (or lack of one) says so
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):  # a dead child's stdin may hold an unflushed line
+                    pipe.close()
+        self._log_fh.close()
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        env.setdefault(var, "1")
+    env["PYTHONUNBUFFERED"] = "1"
+    # the children must import this very package, wherever it is
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def _traffic(reports: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, str, str], Traffic]:
+    """``{(phase, src, dst): Traffic}`` summed over the meters the parties reported."""
+    out: dict[tuple[str, str, str], Traffic] = {}
+    for rep in reports.values():
+        for key, val in rep.get("meter", {}).items():
+            phase, src, dst = key.split("|")
+            old = out.get((phase, src, dst), Traffic(0, 0))
+            nbytes, nmsgs = int(val["bytes"]), int(val["messages"])
+            out[(phase, src, dst)] = Traffic(old.bytes + nbytes, old.messages + nmsgs)
+    return out
+
+
+def run_local(
+    code: str = "age",
+    s: int = 2,
+    t: int = 2,
+    z: int = 2,
+    m: int = 512,
+    *,
+    p: int = 2**31 - 1,
+    workers: int | None = None,
+    insecure: bool = False,
+    latency_ms: float = 0.0,
+    bandwidth_mbps: float = 0.0,
+    timeout: float = 30.0,
+    connect_timeout: float = 10.0,
+    seed: int = 1,
+    crash: Mapping[str, int] | None = None,
+    keys_override: Mapping[str, str] | None = None,
+    workdir: str | os.PathLike[str] | None = None,
+    startup_timeout: float = 120.0,
+) -> LocalRun:
+    """Launch every party as a subprocess on loopback and run one session; see the module docstring.
+
+    ``crash={"worker-1": 2}`` kills that worker right after its 2nd received frame (fault injection).
+    ``keys_override={"worker-0": "/other/keys"}`` gives a party another key directory (tests of refusal).
+    """
+    from .. import codes
+    from ..field import PrimeField
+    from ..protocol import Session, exact_product
+    from .party import demo_inputs
+
+    if m < 1:
+        raise ParameterError(f"--m must be >= 1, got {m}")
+    if timeout <= 0:
+        raise ParameterError(f"--timeout must be > 0, got {timeout}")
+    LinkSpec(latency_ms, bandwidth_mbps or None)  # validates
+    the_code = codes.make(code, s=s, t=t, z=z)
+    fld = PrimeField(p)
+    session = Session.create(the_code, fld, (m, m), (m, m), workers)
+    parties = session.parties
+    crash = dict(crash or {})
+    for pid in crash:
+        if pid not in parties:
+            raise ParameterError(f"crash: unknown party {pid!r}")
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="cmpc-run-")
+        work = Path(tmp.name)
+    else:
+        work = Path(workdir)
+        work.mkdir(parents=True, exist_ok=True)
+    wall0 = time.perf_counter()
+    children: dict[str, _Child] = {}
+    try:
+        for stale in [*work.glob("*.report.json"), *work.glob("*.log"), work / "Y.npy"]:
+            stale.unlink(missing_ok=True)  # a reused --keep directory must not feed old results back
+        (work / "session.json").write_text(session.to_json(), encoding="utf-8")
+        if not insecure:
+            write_keys(work / "keys", parties)
+        ports = free_loopback_ports(len(parties))
+        cfg = NetworkConfig(
+            parties=tuple(PartyAddress(pid, "127.0.0.1", port) for pid, port in zip(parties, ports)),
+            session_file=Path("session.json"),
+            keys=None if insecure else Path("keys"),
+            insecure=insecure,
+            connect_timeout=connect_timeout,
+            timeout=timeout,
+            latency_ms=latency_ms,
+            bandwidth_mbps=bandwidth_mbps,
+        )
+        (work / "parties.toml").write_text(dump_config(cfg), encoding="utf-8")
+        env = _child_env()
+        module = "cmpc" if importlib.util.find_spec("cmpc.__main__") else "cmpc.cli"
+        for pid in parties:
+            cmd = [sys.executable, "-m", module, "party", "--config", str(work / "parties.toml"),
+                   "--id", pid, "--launcher", "--report", str(work / f"{pid}.report.json")]
+            if insecure:
+                cmd.append("--insecure")
+            if pid.startswith("source-"):
+                cmd += ["--demo-seed", str(seed)]
+            if pid == "master":
+                cmd += ["--output", str(work / "Y.npy")]
+            if pid in crash:
+                cmd += ["--crash-after-frames", str(crash[pid])]
+            if keys_override and pid in keys_override:
+                cmd += ["--keys", str(keys_override[pid])]
+            children[pid] = _Child(pid, cmd, env, work / f"{pid}.log")
+        startup_errors: dict[str, str] = {}
+        deadline = time.monotonic() + startup_timeout
+        for word, reply in (("LISTENING", "DIAL"), ("READY", "GO")):
+            alive = [c for pid, c in children.items() if pid not in startup_errors]
+            for child in alive:
+                try:
+                    child.expect(word, deadline)
+                except (TimeoutError, RuntimeError) as exc:
+                    startup_errors[child.party] = str(exc)
+            t_go = time.time()
+            for child in alive:
+                child.tell(reply)
+        startup = time.perf_counter() - wall0
+        end_deadline = time.monotonic() + 4 * timeout + 2 * connect_timeout + 30
+        try:  # parties idle after DONE until EXIT, so that their teardown does not slow the others
+            children["master"].expect("DONE", end_deadline)
+        except (TimeoutError, RuntimeError):
+            pass  # the master died or hung: its report (or its absence) tells
+        for child in children.values():
+            child.tell("EXIT")
+        for child in children.values():
+            try:
+                child.proc.wait(timeout=max(0.1, end_deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                child.proc.wait()
+        wall = time.perf_counter() - wall0
+        reports: dict[str, dict[str, Any]] = {}
+        errors: dict[str, str] = dict(startup_errors)
+        for pid, child in children.items():
+            path = work / f"{pid}.report.json"
+            if path.exists():
+                reports[pid] = json.loads(path.read_text(encoding="utf-8"))
+                if reports[pid].get("error"):
+                    errors.setdefault(pid, f"{reports[pid]['error_type']}: {reports[pid]['error']}")
+            elif pid not in crash:
+                errors.setdefault(pid, f"no report (exit status {child.proc.returncode})")
+        y = None
+        if (work / "Y.npy").exists():
+            y = np.load(work / "Y.npy", allow_pickle=False)
+        a, b = demo_inputs(session, seed)
+        correct = y is not None and np.array_equal(y, exact_product(fld, a, b))
+        seconds: dict[str, float | None] = {}
+        for ph in PHASES:
+            spans = [r["spans"][ph] for r in reports.values() if ph in r.get("spans", {})]
+            seconds[ph] = (max(sp[1] for sp in spans) - min(sp[0] for sp in spans)) if spans else None
+        master = reports.get("master", {})
+        seconds["total"] = (master["t_end"] - t_go) if correct and "t_end" in master else None
+        traffic = _traffic(reports)
+        nbytes = {ph: sum(v.bytes for k, v in traffic.items() if k[0] == ph) for ph in PHASES}
+        nbytes["total"] = sum(v.bytes for v in traffic.values())
+        msgs = {ph: sum(v.messages for k, v in traffic.items() if k[0] == ph) for ph in PHASES}
+        return LocalRun(
+            correct=bool(correct),
+            workers=session.n_total,
+            seconds=seconds,
+            bytes=nbytes,
+            messages=msgs,
+            reports=reports,
+            errors=errors,
+            returncodes={pid: c.proc.returncode for pid, c in children.items()},
+            y=y,
+            startup_seconds=startup,
+            wall_seconds=wall,
+            workdir=None if tmp else work,
+            logs={pid: c.log.read_text(errors="replace") for pid, c in children.items() if c.log.exists()},
+        )
+    finally:
+        for child in children.values():
+            child.close()
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def _fmt_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)  # pragma: no cover
+
+
+def run(args: argparse.Namespace) -> int:
+    res = run_local(
+        args.code, args.s, args.t, args.z, args.m,
+        p=args.p, workers=args.workers, insecure=args.insecure, latency_ms=args.latency_ms,
+        bandwidth_mbps=args.bandwidth_mbps, timeout=args.timeout, seed=args.seed, workdir=args.keep,
+    )
+    for pid, err in sorted(res.errors.items()):
+        print(f"{pid}: {err}", file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps(res.summary()))
+        return 0 if res.correct else 1
+    tls = "plain TCP (insecure)" if args.insecure else "mutual TLS 1.3"
+    print(f"cmpc run --local: code {args.code} s={args.s} t={args.t} z={args.z} m={args.m} p={args.p}, "
+          f"{res.workers} workers + 2 sources + master on 127.0.0.1, {tls}")
+    if args.latency_ms or args.bandwidth_mbps:
+        print(f"link emulation: {args.latency_ms} ms per message, "
+              f"{args.bandwidth_mbps or 'unlimited'} Mbit/s per link")
+    print(f"{'phase':<8} {'seconds':>9} {'bytes':>13} {'messages':>9}")
+    for ph in PHASES:
+        sec = res.seconds[ph]
+        print(f"{ph:<8} {'-' if sec is None else f'{sec:.4f}':>9} {_fmt_bytes(res.bytes[ph]):>13} "
+              f"{res.messages[ph]:>9}")
+    tot = res.seconds["total"]
+    print(f"{'total':<8} {'-' if tot is None else f'{tot:.4f}':>9} {_fmt_bytes(res.bytes['total']):>13} "
+          f"{sum(res.messages.values()):>9}")
+    print(f"start-up (processes, imports, TLS handshakes; not in total): {res.startup_seconds:.2f} s")
+    verdict = "CORRECT" if res.correct else "WRONG or missing"
+    print(f"result {verdict}: Y == A^T B mod p checked by the launcher")
+    return 0 if res.correct else 1
