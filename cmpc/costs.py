@@ -15,14 +15,17 @@ when s | m and t | m these are m²/(st) and m²/t²; otherwise blocks are zero-p
 
 * phase 1 (sharing): each of the 2 sources sends one share to each of the N workers: N·b_r·b_c per source,
   ``communication["phase1"] = 2·N·b_r·b_c`` in total;
-* phase 2 (compute + re-share): every worker sends G_n(α_{n'}) to every other worker (not to itself):
-  ``communication["phase2"] = N(N−1)·b_c²``;
-* phase 3 (reconstruction): t² + z workers send I(α_n) to the master: ``communication["phase3"] =
-  (t²+z)·b_c²``.
+* phase 2 (compute + re-share): every worker sends G_n(α_{n'}) to every *reporter* n′ other than itself.
+  The reporters are the R = t² + z workers whose shares of I the master uses (R = N with
+  ``redundant_results=True``, the protocol's mode with spare workers, where every worker reports so that
+  phase 3 tolerates late ones): ``communication["phase2"] = R(N−1)·b_c²``. (The shared design note sends
+  to every worker, N(N−1)·b_c²; only reporters need I, so ``cmpc.protocol`` sends to them alone.)
+* phase 3 (reconstruction): the R reporters send I(α_n) to the master: ``communication["phase3"] =
+  R·b_c²``.
 * worker compute: H(α_n) = F_A(α_n)ᵀ F_B(α_n) costs b_c·b_r·b_c multiply-adds (m³/(st²)); forming the N
-  evaluations G_n(α_{n'}) (its own included) costs N(1 + z)·b_c²: G_n(α_{n'}) = c_{n,n'}·H(α_n) +
+  evaluations G_n(α_{n'}) at the R reporters (its own included) costs R(1 + z)·b_c²: G_n(α_{n'}) = c_{n,n'}·H(α_n) +
   Σ_w R_w α_{n'}^{t²+w} with the scalar c_{n,n'} = Σ_{j,l} r_n^{(j,l)} α_{n'}^{j+tl}, as
-  :mod:`cmpc.protocol` computes it (term by term it would be N(t² + z)·b_c²); adding the N received shares
+  :mod:`cmpc.protocol` computes it (term by term it would be R(t² + z)·b_c²); a reporter adding the N received shares
   costs (N−1)·b_c² additions (reported separately, not as multiply-adds).
 * worker storage: its two shares 2·b_r·b_c, H(α_n) b_c², and the N phase-2 shares it holds (N−1 received plus
   its own) N·b_c².
@@ -187,10 +190,12 @@ class CostReport:
         }
 
 
-def report(code: Code, m: int) -> CostReport:
+def report(code: Code, m: int, *, redundant_results: bool = False) -> CostReport:
     """Per-phase costs of running ``code`` on m×m inputs (formulas in the module docstring).
 
     ``m`` must be an int ≥ 1; when s ∤ m or t ∤ m the blocks are zero-padded to ⌈m/s⌉ × ⌈m/t⌉.
+    ``redundant_results`` gives the costs when every chosen worker reports (the protocol's default with
+    spare workers); otherwise exactly t² + z workers report.
     """
     if not isinstance(code, Code):
         raise ParameterError(f"code must be a cmpc.codes.Code, got {type(code).__name__}")
@@ -201,9 +206,9 @@ def report(code: Code, m: int) -> CostReport:
     bc = -(-m // t)
     share = br * bc
     block = bc * bc
-    k = t * t + z
+    k = n if redundant_results else t * t + z  # reporters
     product = bc * br * bc
-    reshare = n * (1 + z) * block
+    reshare = k * (1 + z) * block
     per_worker = product + reshare
     storage = {"shares": 2 * share, "product": block, "phase2_received": n * block}
     storage_per_worker = sum(storage.values())
@@ -218,15 +223,15 @@ def report(code: Code, m: int) -> CostReport:
         block_cols=bc,
         share_elements=share,
         result_block_elements=block,
-        communication={"phase1": 2 * n * share, "phase2": n * (n - 1) * block, "phase3": k * block},
+        communication={"phase1": 2 * n * share, "phase2": k * (n - 1) * block, "phase3": k * block},
         communication_per_source_phase1=n * share,
-        communication_per_worker_sent={"phase2": (n - 1) * block, "phase3": block},
+        communication_per_worker_sent={"phase2": k * block, "phase3": block},
         per_worker_compute=per_worker,
         per_worker_compute_breakdown={"product": product, "reshare": reshare},
         per_worker_additions=(n - 1) * block,
         total_compute=n * per_worker,
         source_compute=n * (s * t + z) * share,
-        master_compute=t * t * k * block,
+        master_compute=t * t * (t * t + z) * block,
         storage_per_worker=storage_per_worker,
         storage_breakdown=storage,
         total_storage=n * storage_per_worker,

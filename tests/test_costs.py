@@ -98,18 +98,18 @@ def test_report_exact_numbers_s2_t2_z2() -> None:
     r = costs.report(code, 1024)
     n, share, block = 17, 512 * 512, 512 * 512
     assert (r.n_workers, r.block_rows, r.block_cols) == (17, 512, 512)
-    assert r.communication == {"phase1": 2 * n * share, "phase2": n * (n - 1) * block, "phase3": 6 * block}
+    assert r.communication == {"phase1": 2 * n * share, "phase2": 6 * (n - 1) * block, "phase3": 6 * block}
     assert r.communication_per_source_phase1 == n * 1024 * 1024 // 4
     assert r.total_communication == sum(r.communication.values())
-    assert r.per_worker_compute == 1024**3 // 8 + n * 3 * block  # N(1 + z) per block
-    assert r.per_worker_compute_breakdown == {"product": 1024**3 // 8, "reshare": n * 3 * block}
+    assert r.per_worker_compute == 1024**3 // 8 + 6 * 3 * block  # (t^2 + z)(1 + z) per block
+    assert r.per_worker_compute_breakdown == {"product": 1024**3 // 8, "reshare": 6 * 3 * block}
     assert r.total_compute == n * r.per_worker_compute
     assert r.storage_per_worker == 2 * share + block + n * block
     assert r.total_storage == n * r.storage_per_worker
     assert r.source_compute == n * (4 + 2) * share
     assert r.master_compute == 4 * 6 * block
     assert r.per_worker_additions == (n - 1) * block
-    assert r.communication_per_worker_sent == {"phase2": (n - 1) * block, "phase3": block}
+    assert r.communication_per_worker_sent == {"phase2": 6 * block, "phase3": block}
     d = r.as_dict()
     assert d["phase2_elements"] == r.communication["phase2"] and d["n_workers"] == 17
 
@@ -141,10 +141,13 @@ def test_report_identities(s: int, t: int, z: int, k: int) -> None:
     r = costs.report(code, m)
     n = code.n_workers
     assert r.communication["phase1"] == 2 * n * m * m // (s * t)
-    assert r.communication["phase2"] == n * (n - 1) * m * m // (t * t)
+    assert r.communication["phase2"] == (t * t + z) * (n - 1) * m * m // (t * t)
     assert r.communication["phase3"] == (t * t + z) * m * m // (t * t)
     assert r.per_worker_compute_breakdown["product"] == m**3 // (s * t * t)
-    assert r.communication["phase2"] == n * r.communication_per_worker_sent["phase2"]
+    assert r.communication["phase2"] == (n - 1) * r.communication_per_worker_sent["phase2"]
+    red = costs.report(code, m, redundant_results=True)
+    assert red.communication["phase2"] == n * (n - 1) * m * m // (t * t)
+    assert red.communication["phase3"] == n * m * m // (t * t)
     # fewer workers never cost more: compare with entangled on the same inputs
     e = costs.report(codes.make("entangled", s=s, t=t, z=z), m)
     assert r.total_communication <= e.total_communication

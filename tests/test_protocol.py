@@ -102,7 +102,8 @@ def test_metered_elements_equal_cost_report(name, s, t, z):
     assert report.bytes["phase1"] == (
         4 * want.communication["phase1"] + 2 * n * header + n * msg.HEADER.size
     )
-    assert report.messages["phase2"] == n * (n - 1) + n  # reshares + StartPhase2
+    r = code.t**2 + code.z  # reporters
+    assert report.messages["phase2"] == r * (n - 1) + n  # reshares to reporters + StartPhase2
 
 
 # -- stragglers and spares ---------------------------------------------------------------------------------
@@ -118,6 +119,19 @@ def test_spare_workers_tolerate_crashes_and_stragglers():
         assert np.array_equal(np.asarray(y).astype(np.int64), reference(F31, a, b))
         assert 0 not in report.chosen and 3 not in report.chosen  # crashed / answered last
         assert report.workers_total == n + 2
+
+
+def test_metered_elements_equal_cost_report_with_spares():
+    code = codes.make("age", s=2, t=2, z=1)
+    m, n = 16, code.n_workers
+    a, b = random_inputs(F31, m, m, m, 21)
+    _, report = simulate(code, a, b, field=F31, workers=n + 2, rng=RandomSource(seed=22),
+                         faults={"worker-0": "crash", "worker-1": "crash"})
+    # with spares every chosen worker reports; the two crashed workers still got phase-1 shares
+    want = costs.report(code, m, redundant_results=True)
+    assert report.elements["phase2"] == want.communication["phase2"]
+    assert report.elements["phase3"] == want.communication["phase3"]
+    assert report.elements["phase1"] == want.communication["phase1"] * (n + 2) // n
 
 
 def test_phase3_needs_only_t2_plus_z_replies():

@@ -35,9 +35,11 @@ def bench(code_name: str, s: int, t: int, z: int, m: int, p: int, workers: int |
     rng = RandomSource(seed=seed)
     a = field.raw_random((m, m), rng)
     b = field.raw_random((m, m), rng)
-    t0 = time.perf_counter()
-    ref = exact_product(field, a, b)
-    t_ref = time.perf_counter() - t0
+    t_ref = float("inf")
+    for _ in range(3):  # best of 3: the baseline should not pay warm-up or a noisy neighbour
+        t0 = time.perf_counter()
+        ref = exact_product(field, a, b)
+        t_ref = min(t_ref, time.perf_counter() - t0)
     y, rep = simulate(code, a, b, field=field, rng=rng, workers=workers)
     correct = bool(np.array_equal(np.asarray(y).astype(np.int64), ref))
     by_phase = rep.compute_by_phase()
@@ -66,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     for ph in ("phase1", "phase2", "phase3"):
         print(f"{ph:>8} {res['seconds'][ph]:9.3f} {res['compute_seconds'][ph]:17.3f} "
               f"{res['max_worker_compute'][ph]:15.4f} {res['bytes'].get(ph, 0):13,d}")
-    print(f"one exact PrimeField.matmul of A^T B: {res['matmul_seconds']:.3f} s; all parties' compute: "
+    print(f"one exact PrimeField.matmul of A^T B (best of 3): {res['matmul_seconds']:.3f} s; "
+          f"all parties' compute: "
           f"{res['compute_total']:.3f} s = {res['compute_ratio']:.2f}x")
     return 0 if res["correct"] else 1

@@ -9,10 +9,11 @@ Protocol (``docs/protocol.md``; after the BGW-style CMPC of AGE-CMPC, arXiv 2305
 1. *Sharing.* Source A evaluates F_A(x) = Σ A_{i,j} x^{a(i,j)} + Σ_w Ā_w x^{α_w} at every worker's point
    (one product ``V_A @ blocks``), Ā_w uniform from the CSPRNG; source B likewise. Worker n computes
    H(α_n) = F_A(α_n)ᵀ F_B(α_n) and tells the master it is ready.
-2. *Degree reduction.* The master picks the first N ready workers S (telling the others to stand down).
-   Worker n ∈ S sends every other n′ ∈ S the value G_n(α_{n′}) of
+2. *Degree reduction.* The master picks the first N ready workers S (telling the others to stand down)
+   and, among them, the R reporters (R = t² + z, or all of S when spares make phase 3 redundant).
+   Worker n ∈ S sends every reporter n′ ≠ n the value G_n(α_{n′}) of
    G_n(x) = Σ_{j,l} r_n^{(j,l)} H(α_n) x^{j+tl} + Σ_{w<z} R_w^{(n)} x^{t²+w}, r from V_S⁻¹, R fresh.
-3. *Reconstruction.* Worker n′ sums I(α_{n′}) = Σ_n G_n(α_{n′}) and sends it to the master, who
+3. *Reconstruction.* Reporter n′ sums I(α_{n′}) = Σ_n G_n(α_{n′}) and sends it to the master, who
    interpolates I from any t² + z replies and reads Y_{j,l} at x^{j+tl}.
 
 What leaks: any z workers see z evaluations of F_A, F_B (masked by the z secret terms when every z×z
@@ -241,18 +242,25 @@ class Worker(Role):
             raise ProtocolError(f"{self.party}: StartPhase2 before both shares arrived")
         self.chosen, self.reporters = chosen, message.reporters
         code = sess.code
+        reporters = message.reporters
         with self._timed("phase2"):
             rows = decoding_rows(self.field, sess, list(chosen))
             q = chosen.index(self.index)
             masks = self.field.raw_random((code.z, *self.h.shape), self.rng)
-            pts = [sess.points[c] for c in chosen]
+            # only the reporters need I: G_n is evaluated at their points alone
+            pts = [sess.points[c] for c in reporters]
             values = reshare_values(self.field, self.h, rows[q], masks, pts, code.t)
         out: Outgoing = []
-        for pos, c in enumerate(chosen):
+        for pos, c in enumerate(reporters):
             if c == self.index:
                 self.own = values[pos]
             else:
                 out.append((worker_id(c), msg.Reshare(values[pos])))
+        if self.index not in reporters:
+            self.done = True
+            if self._early:
+                raise ProtocolError(f"{self.party}: got a Reshare but does not report")
+            return out
         early, self._early = self._early, []
         for sender, m in early:
             out += self._take_reshare(sender, m)
@@ -267,6 +275,8 @@ class Worker(Role):
             n = -1
         if n not in self.chosen or n == self.index or n in self.received:
             raise ProtocolError(f"{self.party}: unexpected Reshare from {sender}")
+        if self.index not in self.reporters:
+            raise ProtocolError(f"{self.party}: got a Reshare but does not report")
         if self.h is None or message.data.shape != self.h.shape:
             raise ProtocolError(f"{self.party}: Reshare from {sender} has the wrong shape")
         self.received[n] = message.data
@@ -279,8 +289,6 @@ class Worker(Role):
         with self._timed("phase3"):
             total = self.field.raw_sum([self.own, *self.received.values()])
         self.done = True
-        if self.index not in self.reporters:
-            return []
         return [(MASTER, msg.ResultShare(total))]
 
 
