@@ -22,11 +22,12 @@ when s | m and t | m these are m²/(st) and m²/t²; otherwise blocks are zero-p
   to every worker, N(N−1)·b_c²; only reporters need I, so ``cmpc.protocol`` sends to them alone.)
 * phase 3 (reconstruction): the R reporters send I(α_n) to the master: ``communication["phase3"] =
   R·b_c²``.
-* worker compute: H(α_n) = F_A(α_n)ᵀ F_B(α_n) costs b_c·b_r·b_c multiply-adds (m³/(st²)); forming the N
-  evaluations G_n(α_{n'}) at the R reporters (its own included) costs R(1 + z)·b_c²: G_n(α_{n'}) = c_{n,n'}·H(α_n) +
-  Σ_w R_w α_{n'}^{t²+w} with the scalar c_{n,n'} = Σ_{j,l} r_n^{(j,l)} α_{n'}^{j+tl}, as
-  :mod:`cmpc.protocol` computes it (term by term it would be R(t² + z)·b_c²); a reporter adding the N received shares
-  costs (N−1)·b_c² additions (reported separately, not as multiply-adds).
+* worker compute: H(α_n) = F_A(α_n)ᵀ F_B(α_n) costs b_c·b_r·b_c multiply-adds (m³/(st²)); forming the
+  evaluations G_n(α_{n'}) at the R reporters (its own included) costs R(1 + z)·b_c²:
+  G_n(α_{n'}) = c_{n,n'}·H(α_n) + Σ_w R_w α_{n'}^{t²+w} with the scalar
+  c_{n,n'} = Σ_{j,l} r_n^{(j,l)} α_{n'}^{j+tl}, as :mod:`cmpc.protocol` computes it (term by term it
+  would be R(t² + z)·b_c²); a reporter adding the N received shares costs (N−1)·b_c² additions
+  (reported separately, not as multiply-adds).
 * worker storage: its two shares 2·b_r·b_c, H(α_n) b_c², and the N phase-2 shares it holds (N−1 received plus
   its own) N·b_c².
 * source compute: N evaluations of a polynomial with st + z matrix terms: N(st + z)·b_r·b_c per source.

@@ -13,7 +13,7 @@ def test_bench_json(capsys):
     row = json.loads(capsys.readouterr().out)
     assert row["correct"] is True and row["workers"] == 17
     assert set(row["bytes"]) == {"phase1", "phase2", "phase3"}
-    assert row["elements"]["phase2"] == 17 * 16 * 16 * 16
+    assert row["elements"]["phase2"] == (4 + 2) * 16 * 16 * 16  # t^2 + z reporters, N - 1 senders each
 
 
 def test_bench_table_and_bad_code(capsys):
