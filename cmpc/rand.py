@@ -10,8 +10,8 @@ Uniform integers below a bound are drawn by rejection sampling on masked words (
 word of ``k = bit_length(bound - 1)`` bits is accepted when it is below the bound, which happens with
 probability ``bound / 2^k > 1/2``.
 
-Never use ``numpy.random`` or ``random`` for shares, masks, keys, labels or pads; those are for test
-data only.
+Never use numpy's or Python's non-cryptographic generators for shares, masks, keys, labels or pads;
+those are for test data only.
 """
 
 from __future__ import annotations

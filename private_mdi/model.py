@@ -40,7 +40,7 @@ K ≥ 2. The default is round-robin, ``host(ℓ) = ((ℓ − 1) mod K) + 1``.
 
 File format
 -----------
-:meth:`Model.save` writes a ``.npz`` (no pickle) holding ``format`` (``"private-mdi-model"``),
+:meth:`Model.save` writes a ``.npz`` (``allow_pickle=False``) holding ``format`` (``"private-mdi-model"``),
 ``version`` (1), ``spec`` (a JSON string: input shape, head, layer list with their hyper-parameters)
 and one array per parameter, ``layer{i}.weight`` / ``layer{i}.bias`` (float64), plus ``classes``
 when the head has labels. See ``docs/private-mdi.md`` for the full description.

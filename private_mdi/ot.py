@@ -208,8 +208,8 @@ class ChooserMessage:
 
 
 # -- roles -------------------------------------------------------------------------------------------
-class OTSender:
-    """S: holds the shared key; masks both messages of every wire, in permuted order."""
+class _PadHolder:
+    """State shared by S and C: the key k_CS, the check length, and the transfer ids already used."""
 
     def __init__(self, shared_key: bytes, check_bytes: int = CHECK_BYTES) -> None:
         self._key = _check_key(shared_key)
@@ -217,6 +217,17 @@ class OTSender:
             raise ParameterError(f"check_bytes must be in [4, 32], got {check_bytes}")
         self._check = check_bytes
         self._used: set[bytes] = set()
+
+    def _material_once(self, tid: bytes, count: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """(π, pads) for a transfer id never used before with this key (pads must not repeat)."""
+        if tid in self._used:
+            raise MaterialReusedError("this transfer id was already used with this key (pads would repeat)")
+        self._used.add(tid)
+        return _material(self._key, tid, count, length, self._check)
+
+
+class OTSender(_PadHolder):
+    """S: holds the shared key; masks both messages of every wire, in permuted order."""
 
     def message(self, m0: Any, m1: Any, transfer_id: bytes) -> SenderMessage:
         tid = _check_tid(transfer_id)
@@ -228,10 +239,7 @@ class OTSender:
         count, length = a0.shape
         if length > 0xFFFF or count >= 2**32:
             raise ParameterError("messages must be at most 65535 bytes and fewer than 2^32")
-        if tid in self._used:
-            raise MaterialReusedError("this transfer id was already used with this key (pads would repeat)")
-        self._used.add(tid)
-        pi, pads = _material(self._key, tid, count, length, self._check)
+        pi, pads = self._material_once(tid, count, length)
         plain = np.zeros((count, 2, length + self._check), dtype=np.uint8)
         swap = pi.astype(bool)
         plain[:, 0, :length] = np.where(swap[:, None], a1, a0)  # position t holds m_{t ⊕ π}
@@ -239,15 +247,8 @@ class OTSender:
         return SenderMessage(tid, plain ^ pads, length, self._check)
 
 
-class OTChooser:
+class OTChooser(_PadHolder):
     """C: holds the shared key and the choice bits; sends the permuted index and that position's pad."""
-
-    def __init__(self, shared_key: bytes, check_bytes: int = CHECK_BYTES) -> None:
-        self._key = _check_key(shared_key)
-        if not 4 <= check_bytes <= 32:
-            raise ParameterError(f"check_bytes must be in [4, 32], got {check_bytes}")
-        self._check = check_bytes
-        self._used: set[bytes] = set()
 
     def message(self, choices: Any, length: int, transfer_id: bytes) -> ChooserMessage:
         tid = _check_tid(transfer_id)
@@ -255,10 +256,7 @@ class OTChooser:
         c = _as_choices(choices, count)
         if not 0 <= length <= 0xFFFF:
             raise ParameterError(f"length must be in [0, 65535], got {length}")
-        if tid in self._used:
-            raise MaterialReusedError("this transfer id was already used with this key (pads would repeat)")
-        self._used.add(tid)
-        pi, pads = _material(self._key, tid, count, length, self._check)
+        pi, pads = self._material_once(tid, count, length)
         t = c ^ pi
         return ChooserMessage(tid, t, pads[np.arange(count), t], length, self._check)
 

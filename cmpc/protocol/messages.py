@@ -1,4 +1,4 @@
-"""Typed protocol messages with explicit byte encodings (no pickle).
+"""Typed protocol messages with explicit byte encodings (never pickling).
 
 Every frame starts with a fixed header::
 

@@ -57,7 +57,7 @@ def train_cnn(
     x: np.ndarray, y: np.ndarray, *, epochs: int = 40, channels: int = 6, hidden: int = 32
 ) -> Model:
     """The small CNN, trained in numpy (see the module docstring)."""
-    gen = np.random.default_rng(SEED)  # training data only, not secret
+    gen = np.random.default_rng(SEED)  # test-data-ok: training data only, not secret
     n = x.shape[0]
     k = 3
     side = 8 - k + 1  # 6
