@@ -24,6 +24,7 @@ demo: $(VENV)/.demo-installed
 
 test: $(VENV)/.test-installed
 	$(PY) -m ruff check cmpc private_mdi tests benchmarks
+	$(PY) -m mypy cmpc private_mdi
 	$(PY) -m pytest
 
 bench: $(VENV)/.test-installed

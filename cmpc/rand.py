@@ -103,7 +103,7 @@ class RandomSource:
         off = 0
         while off < n:
             step = min(n - off, len(_ZEROS))
-            self._enc.update_into(zeros[:step], out[off:])
+            self._enc.update_into(zeros[:step], out[off:].data)
             off += step
         return out[:n]
 
