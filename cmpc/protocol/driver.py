@@ -8,8 +8,8 @@
   runs each role's :func:`run_role` in its own thread, exactly as separate processes would.
 
 Faults (both modes): ``faults={"worker-3": "crash"}`` — the worker never answers (a phase-1 straggler);
-``"crash-phase2"`` — it dies after telling the master it is ready; ``"crash-phase3"`` — it dies after
-sending its phase-2 shares, before its result share; ``"slow"`` — its messages arrive after
+``"crash-phase2"`` — it dies after phase 1, before sending any phase-2 share; ``"crash-phase3"`` — it
+dies after sending its phase-2 shares, before its result share; ``"slow"`` — its messages arrive after
 everyone else's (sequential) or ``slow_delay`` seconds late (threads).
 """
 
@@ -212,7 +212,7 @@ def _run_sequential(session: Session, roles: dict[str, Role], net: MemoryNetwork
             continue
         message = msg.decode(frame, p=session.p, session=session.session_id)
         out = roles[dst].handle(sender, message)
-        if faults.get(dst) == "crash-phase2" and isinstance(message, msg.StartPhase2):
+        if faults.get(dst) == "crash-phase2" and any(isinstance(m, msg.Reshare) for _, m in out):
             dead.add(dst)
             continue
         if faults.get(dst) == "crash-phase3" and any(isinstance(m, msg.ResultShare) for _, m in out):

@@ -9,8 +9,10 @@ Protocol (``docs/protocol.md``; after the BGW-style CMPC of AGE-CMPC, arXiv 2305
 1. *Sharing.* Source A evaluates F_A(x) = Σ A_{i,j} x^{a(i,j)} + Σ_w Ā_w x^{α_w} at every worker's point
    (one product ``V_A @ blocks``), Ā_w uniform from the CSPRNG; source B likewise. Worker n computes
    H(α_n) = F_A(α_n)ᵀ F_B(α_n) and tells the master it is ready.
-2. *Degree reduction.* The master picks the first N ready workers S (telling the others to stand down)
-   and, among them, the R reporters (R = t² + z, or all of S when spares make phase 3 redundant).
+2. *Degree reduction.* With spare workers the master picks the first N ready workers S (telling the
+   others to stand down) and, among them, the R reporters (R = t² + z, or all of S when spares make
+   phase 3 redundant); without spares S is every worker and the reporters are the first R, fixed by the
+   session, so workers go on without the ready/choose round trip.
    Worker n ∈ S sends every reporter n′ ≠ n the value G_n(α_{n′}) of
    G_n(x) = Σ_{j,l} r_n^{(j,l)} H(α_n) x^{j+tl} + Σ_{w<z} R_w^{(n)} x^{t²+w}, r from V_S⁻¹, R fresh.
 3. *Reconstruction.* Reporter n′ sums I(α_{n′}) = Σ_n G_n(α_{n′}) and sends it to the master, who
@@ -208,6 +210,9 @@ class Worker(Role):
             if self.share_a is not None and self.share_b is not None:
                 with self._timed("phase1"):
                     self.h = self.field.raw_matmul(self.share_a.T, self.share_b)
+                if self.session.fixed_assignment:  # no spares: straight on to phase 2
+                    chosen, reporters = self.session.fixed_roles()
+                    return self._start_phase2(msg.StartPhase2(chosen=chosen, reporters=reporters))
                 return [(MASTER, msg.Ready())]
             return []
         if isinstance(message, msg.StandDown):
@@ -216,7 +221,7 @@ class Worker(Role):
             self.done = True
             return []
         if isinstance(message, msg.StartPhase2):
-            if sender != MASTER or self.chosen is not None:
+            if sender != MASTER or self.chosen is not None or self.session.fixed_assignment:
                 raise self._unexpected(sender, message)
             return self._start_phase2(message)
         if isinstance(message, msg.Reshare):
@@ -305,6 +310,11 @@ class Master(Role):
         self.replies: dict[int, np.ndarray] = {}
         self._t0 = time.perf_counter()
 
+    def start(self) -> Outgoing:
+        if self.session.fixed_assignment:
+            self.chosen, self.reporters = self.session.fixed_roles()
+        return []
+
     @staticmethod
     def _index(sender: str) -> int:
         if not sender.startswith("worker-"):
@@ -319,7 +329,7 @@ class Master(Role):
         if not 0 <= n < self.session.n_total:
             raise self._unexpected(sender, message)
         if isinstance(message, msg.Ready):
-            if n in self.ready:
+            if n in self.ready or self.session.fixed_assignment:
                 raise ProtocolError(f"master: second Ready from {sender}")
             self.ready.append(n)
             if self.chosen is None and len(self.ready) >= self.session.n_needed:

@@ -276,6 +276,17 @@ class Session:
         return self.code.t**2 + self.code.z
 
     @property
+    def fixed_assignment(self) -> bool:
+        """True without spare workers: every worker takes part in phase 2, no choice is needed."""
+        return self.n_total == self.n_needed
+
+    def fixed_roles(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(chosen, reporters) when :attr:`fixed_assignment`: all workers; the first t² + z report
+        (all of them with ``redundant_results``)."""
+        chosen = tuple(range(self.n_total))
+        return chosen, chosen if self.redundant_results else chosen[: self.n_results]
+
+    @property
     def workers(self) -> list[str]:
         return [worker_id(n) for n in range(self.n_total)]
 
