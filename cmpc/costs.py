@@ -114,7 +114,7 @@ def closed_form_workers(name: str, s: int, t: int, z: int) -> int | None:
 
 
 def paper_closed_form(name: str, s: int, t: int, z: int) -> int | None:
-    """The formula as usually stated (the issue text / ``shared/docs/cmpc-codes.md`` (design note) / the papers).
+    """The formula as usually stated (the issue text / the design note ``cmpc-codes.md`` / the papers).
 
     * ``entangled``: 2st² + 2z − 1 (= deg H + 1; the count is smaller when z ≤ s(t−1) and t ≥ 2);
     * ``polynomial-sharing`` (s = 1): 2t² + 2z − 1 (count smaller when z < t);

@@ -2,7 +2,7 @@
 
 Paper: E. Vedadi, Y. Keshtkarjahromi, H. Seferoglu, "Efficient Coded Multi-Party Computation at Edge
 Networks", arXiv 2203.06759 (journal version arXiv 2305.07142). The paper bodies were not available to this
-project; the rule below is the reconstruction of ``shared/docs/cmpc-codes.md`` (design note) (see ``docs/codes.md``
+project; the rule below is the reconstruction of the design note ``cmpc-codes.md`` (see ``docs/codes.md``
 for what is and is not from the paper):
 
 * coded terms: entangled structure with B-block spacing θ = ts + λ for a gap λ ∈ [0, z]

@@ -8,7 +8,7 @@ the wanted ones of block l+1 start at θ(l+1) + s − 1); θ = t·s is the class
 that secret terms can use (that is what AGE adapts, :mod:`cmpc.codes.age`).
 
 Entangled-CMPC (the baseline of Vedadi et al., arXiv 2203.06759 / 2305.07142; secret placement as
-reconstructed in ``shared/docs/cmpc-codes.md`` (design note)): θ = t·s and α_w = β_w = s·t² + w, after every coded
+reconstructed in the design note ``cmpc-codes.md``): θ = t·s and α_w = β_w = s·t² + w, after every coded
 product. deg H + 1 = 2st² + 2z − 1; N = |P(H)| is smaller when P(H) has gaps
 (t ≥ 2 and z ≤ s(t−1): N = 2st² + 2z − 1 − (t−1)(s(t−1) − z + 1), see ``docs/codes.md``).
 """

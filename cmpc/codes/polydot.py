@@ -3,7 +3,7 @@
 Paper: E. Vedadi, Y. Keshtkarjahromi, H. Seferoglu, "PolyDot Coded Privacy Preserving Multi-Party
 Computation at the Edge", arXiv 2106.08290 (PolyDot codes: Dutta et al., arXiv 1801.10292). The paper body
 was not available to this project; the rule below is the reconstruction of
-``shared/docs/cmpc-codes.md`` (design note):
+the design note ``cmpc-codes.md``:
 
 * coded terms, for Y = AᵀB with θ′ = t(2s−1): a(i,j) = j + t·i, b(i,l) = t(s−1−i) + θ′·l, Y_{j,l} at
   j + t(s−1) + θ′·l. The products of block l fill θ′·l + [0, θ′ − 1] without gaps, so the coded products fill

@@ -1,6 +1,6 @@
 """SSMM-form baseline: entangled coded terms with a gap of z (θ = ts + z) that holds the secret terms of F_A.
 
-Secret placement (as reconstructed in ``shared/docs/cmpc-codes.md`` (design note); the "SSMM" baseline of the AGE-CMPC
+Secret placement (as reconstructed in the design note ``cmpc-codes.md``; the "SSMM" baseline of the AGE-CMPC
 paper, Vedadi et al., arXiv 2203.06759 / 2305.07142, which builds on secure matrix multiplication codes
 such as Zhu–Yan–Tang's SSMM, arXiv 2004.12925): θ = ts + z, α_w = ts + w (in the gap after the coded terms
 of A), β_w = θ(t−1) + ts + w. N = (ts + z)(t + 1) − 1. It is AGE with λ = z (:mod:`cmpc.codes.age`).
