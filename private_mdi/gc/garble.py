@@ -168,6 +168,12 @@ class _Scratch:
         self.aes = FixedKeyAES()
 
 
+def _sigma_tweak(x: np.ndarray, tweak: np.ndarray, out: np.ndarray) -> None:
+    """out = σ(x) ⊕ tweak for labels (…, 2) with the high word at index 1 (see :func:`hash.sigma`)."""
+    np.bitwise_xor(x[..., 1], tweak, out=out[..., 0])
+    np.bitwise_xor(x[..., 1], x[..., 0], out=out[..., 1])
+
+
 def _garble_chunk_numpy(plan: Plan, L: np.ndarray, delta: np.ndarray, sdelta: np.ndarray,
                         tables: np.ndarray, total: int, offset: int, sc: _Scratch) -> None:
     """Garble copies ``offset ..`` held in L (n_slots, n, 2) with numpy passes.
@@ -189,12 +195,10 @@ def _garble_chunk_numpy(plan: Plan, L: np.ndarray, delta: np.ndarray, sdelta: np
             X = sc.x[: 8 * gn].reshape(4, g, n, 2)
             tw = _tweaks(batch.first, g, total, offset, n)
             # X[0] = σ(A⁰) ⊕ j, X[1] = σ(A¹) ⊕ j, X[2] = σ(B⁰) ⊕ j', X[3] = σ(B¹) ⊕ j'
-            np.bitwise_xor(A0[..., 1], tw, out=X[0, ..., 0])
-            np.bitwise_xor(A0[..., 1], A0[..., 0], out=X[0, ..., 1])
+            _sigma_tweak(A0, tw, X[0])
             np.bitwise_xor(X[0], sdelta, out=X[1])
             tw |= _ONE
-            np.bitwise_xor(B0[..., 1], tw, out=X[2, ..., 0])
-            np.bitwise_xor(B0[..., 1], B0[..., 0], out=X[2, ..., 1])
+            _sigma_tweak(B0, tw, X[2])
             np.bitwise_xor(X[2], sdelta, out=X[3])
             Y = sc.aes.permute(X)
             np.bitwise_xor(Y, X, out=Y)  # Y[k] = H(·) of the four inputs
@@ -238,11 +242,9 @@ def _evaluate_chunk_numpy(plan: Plan, L: np.ndarray, tables: np.ndarray, total: 
             B = np.take(L, batch.b, axis=0)
             X = sc.x[: 4 * gn].reshape(2, g, n, 2)
             tw = _tweaks(batch.first, g, total, offset, n)
-            np.bitwise_xor(A[..., 1], tw, out=X[0, ..., 0])
-            np.bitwise_xor(A[..., 1], A[..., 0], out=X[0, ..., 1])
+            _sigma_tweak(A, tw, X[0])
             tw |= _ONE
-            np.bitwise_xor(B[..., 1], tw, out=X[1, ..., 0])
-            np.bitwise_xor(B[..., 1], B[..., 0], out=X[1, ..., 1])
+            _sigma_tweak(B, tw, X[1])
             Y = sc.aes.permute(X)
             np.bitwise_xor(Y, X, out=Y)
             T = tables[batch.first : batch.first + g]
