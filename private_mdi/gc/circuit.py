@@ -390,15 +390,19 @@ class Circuit:
         out = self.evaluate(bits)
         return {name: out[:, self.output_slice(name)] for name in self._outputs}
 
-    def join_inputs(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Concatenate per-group bit arrays (each (copies, width)) into the (copies, n_inputs) matrix."""
-        missing = [n for n in self._inputs if n not in inputs]
-        extra = [n for n in inputs if n not in self._inputs]
+    def require_groups(self, given: Mapping[str, object], what: str) -> None:
+        """ParameterError unless ``given`` names exactly this circuit's input groups."""
+        missing = [n for n in self._inputs if n not in given]
+        extra = [n for n in given if n not in self._inputs]
         if missing or extra:
             raise ParameterError(
-                f"inputs must give exactly the groups {list(self._inputs)}; "
+                f"{what} must give exactly the groups {list(self._inputs)}; "
                 f"missing {missing}, unknown {extra}"
             )
+
+    def join_inputs(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Concatenate per-group bit arrays (each (copies, width)) into the (copies, n_inputs) matrix."""
+        self.require_groups(inputs, "inputs")
         parts = []
         copies: int | None = None
         for name, w in self._inputs.items():

@@ -354,13 +354,7 @@ class Decoder:
 
 def assemble_labels(circuit: Circuit, groups: Mapping[str, Labels | np.ndarray]) -> Labels:
     """Concatenate the labels of every input group (in the circuit's group order) into one Labels."""
-    missing = [n for n in circuit.inputs if n not in groups]
-    extra = [n for n in groups if n not in circuit.inputs]
-    if missing or extra:
-        raise ParameterError(
-            f"labels must be given for exactly the groups {list(circuit.inputs)}; "
-            f"missing {missing}, unknown {extra}"
-        )
+    circuit.require_groups(groups, "labels")
     parts = []
     copies: int | None = None
     for name, wires in circuit.inputs.items():
