@@ -51,7 +51,7 @@ _MAGIC = b"PMXK"
 _VERSION = 1
 
 
-class KeyAgreementError(PrivateMDIError, ValueError):
+class KeyAgreementError(PrivateMDIError, ParameterError):
     """Key agreement failed (invalid or small-order peer public key)."""
 
 

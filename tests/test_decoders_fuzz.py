@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from cmpc.errors import ProtocolError
 from cmpc.net.config import ConfigError, parse_config
 from cmpc.protocol import messages as msg
+from cmpc.wire import MATRIX_HEADER, MATRIX_VERSION
 
 P31 = 2**31 - 1
 P61 = 2**61 - 1
@@ -78,7 +79,7 @@ def test_valid_header_arbitrary_body(tag, body, p):
 )
 def test_matrix_dimensions_lie(tag, rows, cols, width, payload):
     """Declared dimensions and width that disagree with the payload are caught."""
-    body = msg.DIMS.pack(rows, cols, width) + payload
+    body = MATRIX_HEADER.pack(MATRIX_VERSION, width, rows, cols) + payload
     out = decode_or_protocol_error(header(tag) + body, p=P31)
     if out is not None and isinstance(out, msg.MatrixMessage):
         assert out.data.shape == (rows, cols) and width == 4 and len(payload) == 4 * rows * cols
@@ -88,7 +89,7 @@ def test_matrix_dimensions_lie(tag, rows, cols, width, payload):
 @FUZZ
 @given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), st.binary(max_size=40))
 def test_start_phase2_counts_lie(nc, nr, rest):
-    frame = header(msg.StartPhase2.TAG) + struct.pack(">II", nc, nr) + rest
+    frame = header(msg.StartPhase2.TAG) + struct.pack("<II", nc, nr) + rest
     out = decode_or_protocol_error(frame)
     if out is not None:
         assert isinstance(out, msg.StartPhase2) and len(out.chosen) == nc and len(out.reporters) == nr

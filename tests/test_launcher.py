@@ -190,8 +190,8 @@ def test_tls_run_matches_simulation_bgw():
     assert set(res.seconds) == {"phase1", "phase2", "phase3", "total"}
     assert all(v is not None and v >= 0 for v in res.seconds.values())
     # bgw, m = 12, p < 2^32: 4-byte elements; phase 1 = 2 sources × 3 workers × (12·12·4 + 24-byte header
-    # + 9-byte dimensions); without spares no Ready messages go to the master
-    assert res.bytes["phase1"] == 6 * (12 * 12 * 4 + 24 + 9)
+    # + 10-byte matrix header); without spares no Ready messages go to the master
+    assert res.bytes["phase1"] == 6 * (12 * 12 * 4 + 24 + 10)
     assert res.bytes["total"] == sum(res.bytes[p] for p in ("phase1", "phase2", "phase3"))
 
 

@@ -17,6 +17,7 @@ from cmpc.errors import (
 )
 from cmpc.protocol import Session, make_role
 from cmpc.protocol import messages as msg
+from cmpc.wire import MATRIX_HEADER
 
 F31 = PrimeField(2**31 - 1)
 
@@ -98,7 +99,7 @@ def test_metered_elements_equal_cost_report(name, s, t, z):
     assert report.elements == want.communication
     # bytes = elements x 4 (p < 2^32) + per-message header and dimension fields; without spares
     # there is no Ready / StartPhase2 round trip
-    header = msg.HEADER.size + msg.DIMS.size
+    header = msg.HEADER.size + MATRIX_HEADER.size
     n = code.n_workers
     assert report.bytes["phase1"] == 4 * want.communication["phase1"] + 2 * n * header
     r = code.t**2 + code.z  # reporters

@@ -1,17 +1,17 @@
 """Typed protocol messages with explicit byte encodings (never pickling).
 
-Every frame starts with a fixed header::
+Every frame starts with a fixed header (little-endian, like every encoding of the package)::
 
     magic  b"CM"        2 bytes
     version             1 byte   (VERSION)
     tag                 1 byte   (message type)
     session id         16 bytes
-    round               4 bytes  big-endian (the protocol phase, 1..3)
+    round               4 bytes  (the protocol phase, 1..3)
 
-Matrix-carrying messages continue with ``rows`` and ``cols`` (4 bytes each, big-endian), an element width
-byte (4 for p ≤ 2^32, else 8) and ``rows·cols`` little-endian unsigned elements. :func:`decode` checks
-magic, version, tag, session, the round expected for the tag, exact lengths, and (given ``p``) that every
-element is below p; anything else raises :class:`~cmpc.errors.ProtocolError`.
+Matrix-carrying messages continue with one field matrix in the shared codec of :mod:`cmpc.wire`
+(codec version, element width, rows, cols, elements). :func:`decode` checks magic, version, tag, session,
+the round expected for the tag, exact lengths, and (given ``p``) that every element is below p; anything
+else raises :class:`~cmpc.errors.ProtocolError`.
 """
 
 from __future__ import annotations
@@ -23,17 +23,13 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import ProtocolError
+from ..wire import MAX_ELEMENTS, decode_matrix, element_width, encode_matrix
+
+__all__ = ["MAX_ELEMENTS", "MESSAGE_TYPES", "Message", "decode", "element_width", "encode", "peek_tag"]
 
 MAGIC = b"CM"
-VERSION = 1
-HEADER = struct.Struct(">2sBB16sI")
-DIMS = struct.Struct(">IIB")
-MAX_ELEMENTS = 1 << 31
-
-
-def element_width(p: int) -> int:
-    """Bytes per field element on the wire."""
-    return 4 if p <= 2**32 else 8
+VERSION = 2
+HEADER = struct.Struct("<2sBB16sI")
 
 
 @dataclass(frozen=True)
@@ -58,12 +54,10 @@ class MatrixMessage(Message):
     data: np.ndarray = field(compare=False)
 
     def body(self, p: int) -> bytes:
-        arr = np.ascontiguousarray(self.data, dtype=np.int64)
+        arr = np.asarray(self.data)
         if arr.ndim != 2:
             raise ProtocolError(f"{type(self).__name__} carries a 2-D matrix, got {arr.ndim}-D")
-        width = element_width(p)
-        dtype = "<u4" if width == 4 else "<u8"
-        return DIMS.pack(arr.shape[0], arr.shape[1], width) + arr.astype(dtype).tobytes()
+        return encode_matrix(arr, p)
 
     @property
     def n_elements(self) -> int:
@@ -105,7 +99,7 @@ class StartPhase2(Message):
 
     def body(self, p: int) -> bytes:
         c, r = self.chosen, self.reporters
-        return struct.pack(f">II{len(c)}I{len(r)}I", len(c), len(r), *c, *r)
+        return struct.pack(f"<II{len(c)}I{len(r)}I", len(c), len(r), *c, *r)
 
 
 @dataclass(frozen=True)
@@ -176,10 +170,10 @@ def decode(frame: bytes, *, p: int | None = None, session: bytes | None = None) 
     if cls is StartPhase2:
         if len(body) < 8:
             raise ProtocolError("StartPhase2 body too short")
-        nc, nr = struct.unpack_from(">II", body)
+        nc, nr = struct.unpack_from("<II", body)
         if len(body) != 8 + 4 * (nc + nr):
             raise ProtocolError(f"StartPhase2 body has {len(body)} bytes, expected {8 + 4 * (nc + nr)}")
-        vals = struct.unpack_from(f">{nc + nr}I", body, 8)
+        vals = struct.unpack_from(f"<{nc + nr}I", body, 8)
         return StartPhase2(chosen=tuple(vals[:nc]), reporters=tuple(vals[nc:]))
     if body:
         raise ProtocolError(f"{cls.__name__} has no body, got {len(body)} bytes")
@@ -187,23 +181,8 @@ def decode(frame: bytes, *, p: int | None = None, session: bytes | None = None) 
 
 
 def _decode_matrix(body: bytes, p: int | None, name: str) -> np.ndarray:
-    if len(body) < DIMS.size:
-        raise ProtocolError(f"{name} body too short for its dimensions")
-    rows, cols, width = DIMS.unpack_from(body)
-    if width not in (4, 8):
-        raise ProtocolError(f"{name}: element width {width} is not 4 or 8")
-    if p is not None and width != element_width(p):
-        raise ProtocolError(f"{name}: element width {width} does not match p = {p}")
-    count = rows * cols
-    if count > MAX_ELEMENTS:
-        raise ProtocolError(f"{name}: {rows}x{cols} exceeds the size limit")
-    if len(body) != DIMS.size + width * count:
-        raise ProtocolError(
-            f"{name}: body has {len(body)} bytes, a {rows}x{cols} matrix needs {DIMS.size + width * count}"
-        )
-    data = np.frombuffer(body, dtype="<u4" if width == 4 else "<u8", offset=DIMS.size, count=count)
-    if p is not None and count and int(data.max()) >= p:
-        raise ProtocolError(f"{name}: element {int(data.max())} is not below p = {p}")
-    if width == 8 and count and int(data.max()) >= 2**63:
-        raise ProtocolError(f"{name}: element does not fit int64")
-    return data.astype(np.int64).reshape(rows, cols)
+    if p is None:  # only the header is trusted: read the width the frame claims
+        if len(body) < 2 or body[1] not in (4, 8):
+            raise ProtocolError(f"{name}: body too short or element width not 4 or 8")
+        p = 2**32 if body[1] == 4 else 2**63
+    return decode_matrix(body, p, what=name)

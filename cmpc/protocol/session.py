@@ -198,6 +198,9 @@ class Session:
     b_shape: tuple[int, int]
     points: tuple[int, ...]
     redundant_results: bool
+    #: SHA-256 (hex) of the deployment configuration this session was made from ("" when none): a party
+    #: started with another configuration refuses to run it
+    config_digest: str = ""
 
     # -- construction -----------------------------------------------------------------------------------
     @classmethod
@@ -212,6 +215,7 @@ class Session:
         *,
         redundant_results: bool | None = None,
         max_attempts: int = 50,
+        config_digest: str = "",
     ) -> Session:
         """Draw and verify evaluation points for ``workers`` (default ``code.n_workers``) workers."""
         spec = CodeSpec.from_code(code)
@@ -243,7 +247,10 @@ class Session:
                 f"{spec.name!r} found in GF({field.p}) after {max_attempts} attempts"
             )
         redundant = n_total > n_needed if redundant_results is None else bool(redundant_results)
-        return cls(rng.bytes(16), spec, field.p, a_shape, b_shape, tuple(int(x) for x in pts), redundant)
+        return cls(
+            rng.bytes(16), spec, field.p, a_shape, b_shape, tuple(int(x) for x in pts), redundant,
+            _check_digest(config_digest),
+        )
 
     @staticmethod
     def _draw_points(p: int, n: int, rng: RandomSource) -> np.ndarray:
@@ -324,6 +331,7 @@ class Session:
                 "b_shape": list(self.b_shape),
                 "points": list(self.points),
                 "redundant_results": self.redundant_results,
+                "config_digest": self.config_digest,
             }
         )
 
@@ -340,6 +348,7 @@ class Session:
                 (int(d["b_shape"][0]), int(d["b_shape"][1])),
                 tuple(int(x) for x in d["points"]),
                 bool(d["redundant_results"]),
+                _check_digest(d.get("config_digest", "")),
             )
         except (KeyError, ValueError, TypeError, IndexError) as exc:
             raise ParameterError(f"malformed session description: {exc}") from exc
@@ -347,6 +356,12 @@ class Session:
             raise ParameterError("session_id must be 16 bytes")
         session.code.check_shape()
         return session
+
+
+def _check_digest(digest: object) -> str:
+    if not isinstance(digest, str) or (digest and (len(digest) != 64 or digest.strip("0123456789abcdef"))):
+        raise ParameterError(f"config_digest must be '' or 64 lowercase hex digits (SHA-256), got {digest!r}")
+    return digest
 
 
 def decoding_rows(field: PrimeField, session: Session, chosen: list[int]) -> np.ndarray:
