@@ -67,6 +67,7 @@ import gmpy2
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from cmpc.checks import check_int
 from cmpc.errors import FieldRangeError, ProtocolError, ShapeError
 from cmpc.field import PrimeField
 from cmpc.rand import RandomSource, resolve
@@ -81,12 +82,14 @@ __all__ = [
     "EncryptedMask",
     "EncryptedReply",
     "PackingLayout",
+    "UploadPad",
     "client_decrypt_reply",
     "client_encrypt_mask",
     "linear_correlation",
     "linear_correlation_batch",
     "linear_correlation_layers",
     "owner_respond",
+    "precompute_upload",
     "weight_bound_for",
 ]
 
@@ -350,32 +353,78 @@ def _pack_columns(r: np.ndarray, w: int) -> list[Mpz]:
     return out
 
 
+@dataclass(eq=False)
+class UploadPad:
+    """The request-independent half of a seeded upload, computed ahead of time (single use).
+
+    ``seed`` and ``plain[j] = Dec(y_j)`` for the ``n_in`` values ``y_j`` expanded from it. The pad does not
+    depend on the masks, so the client can compute it in idle time (:func:`precompute_upload`); then
+    :func:`client_encrypt_mask` only subtracts. A pad must never serve two requests: two uploads
+    ``δ = R − Dec(y)`` and ``δ' = R' − Dec(y)`` under one seed reveal ``R − R'``; reuse raises
+    :class:`~private_mdi.errors.MaterialReusedError`.
+    """
+
+    fingerprint: bytes
+    seed: bytes
+    plain: tuple[Mpz, ...] = field(repr=False)
+    used: bool = False
+
+    @property
+    def n_in(self) -> int:
+        return len(self.plain)
+
+
+def precompute_upload(
+    keypair: PaillierKeyPair, n_in: int, rng: RandomSource | None = None, *, threads: int = 1
+) -> UploadPad:
+    """A fresh seed and the ``n_in`` CRT decryptions of its expansion (the client's upload work)."""
+    if not isinstance(keypair, PaillierKeyPair):
+        raise ParameterError(f"keypair must be a PaillierKeyPair, got {type(keypair).__name__}")
+    n_in = check_int("n_in", n_in, 1, 2**32 - 1)
+    src = resolve(rng)
+    pub = keypair.public
+    while True:
+        seed = src.bytes(SEED_BYTES)
+        ys = _expand_seed(seed, pub, n_in)
+        if all(gmpy2.gcd(y, pub.n) == 1 for y in ys):
+            break
+    return UploadPad(pub.fingerprint, seed, tuple(keypair.decrypt_many(ys, threads=threads)))
+
+
 def client_encrypt_mask(
     keypair: PaillierKeyPair,
     params: CorrelationParams,
     rng: RandomSource | None = None,
     *,
     threads: int = 1,
+    pad: UploadPad | None = None,
 ) -> tuple[ClientCorrelationState, EncryptedMask]:
     """Draw masks ``r`` (shape ``(batch, n_in)``, uniform in GF(p)) and encrypt them, packed and seeded.
 
     Costs ``n_in`` CRT decryptions (of the seed-expanded ``y_j``), batched; ``threads=2`` runs the
-    ``p``- and ``q``-halves on two cores (see :meth:`PaillierKeyPair.decrypt_many`).
+    ``p``- and ``q``-halves on two cores (see :meth:`PaillierKeyPair.decrypt_many`). With a ``pad`` from
+    :func:`precompute_upload` (same key, ``n_in`` entries, unused) those decryptions were done ahead and
+    this call only draws ``r`` and subtracts.
     """
     if not isinstance(keypair, PaillierKeyPair):
         raise ParameterError(f"keypair must be a PaillierKeyPair, got {type(keypair).__name__}")
     src = resolve(rng)
     pub = keypair.public
     layout = params.layout(pub.bits)
+    if pad is not None:
+        if pad.used:
+            raise MaterialReusedError("this upload pad was already used for a request")
+        if pad.fingerprint != pub.fingerprint:
+            raise KeyMismatchError("the upload pad was made under another Paillier key")
+        if pad.n_in != params.n_in:
+            raise ParameterError(f"the upload pad has {pad.n_in} entries, the request needs {params.n_in}")
     r = src.field_elements(params.p, (params.batch, params.n_in))
     packed = _pack_columns(r, layout.slot_bits)
-    while True:
-        seed = src.bytes(SEED_BYTES)
-        ys = _expand_seed(seed, pub, params.n_in)
-        if all(gmpy2.gcd(y, pub.n) == 1 for y in ys):
-            break
-    plain = keypair.decrypt_many(ys, threads=threads)
-    deltas = tuple((rj - d) % pub.n for rj, d in zip(packed, plain))
+    if pad is None:
+        pad = precompute_upload(keypair, params.n_in, src, threads=threads)
+    pad.used = True
+    seed = pad.seed
+    deltas = tuple((rj - d) % pub.n for rj, d in zip(packed, pad.plain))
     rid = hashlib.sha256(b"privateMDI/paillier/request\x00" + seed).digest()[:16]
     msg = EncryptedMask(
         pub.fingerprint,

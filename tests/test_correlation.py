@@ -24,6 +24,7 @@ from private_mdi.correlation import (
     linear_correlation_batch,
     linear_correlation_layers,
     owner_respond,
+    precompute_upload,
     weight_bound_for,
 )
 from private_mdi.errors import KeyMismatchError, MaterialReusedError, ParameterError
@@ -269,3 +270,38 @@ def test_bad_weights_and_parameters(kp: PaillierKeyPair) -> None:
         CorrelationParams(P31.p, 2, 2, 0)
     with pytest.raises(ParameterError):
         CorrelationParams(P31.p, 784, 10, 2**20, batch=100).layout(2048)  # batch beyond the slot count
+
+
+def test_upload_pad_precomputed_ahead(kp: PaillierKeyPair, other_kp: PaillierKeyPair) -> None:
+    """A pad computed ahead gives the same upload as computing it inline, and serves one request only."""
+    w = np.array([[1, -2, 3], [0, 4, -5]])
+    prm = CorrelationParams(P31.p, 3, 2, 7, 2)
+    inline_rng = RandomSource(seed="pad")
+    _, inline = client_encrypt_mask(kp, prm, inline_rng)
+    # inline draws r and then the seed; reproduce that order with the pad made after r is drawn
+    rng = RandomSource(seed="pad")
+    r_first = rng.field_elements(P31.p, (2, 3))
+    pad = precompute_upload(kp, 3, rng, threads=2)
+    state, msg = client_encrypt_mask(kp, prm, _Replay(r_first), pad=pad)
+    assert msg.to_bytes() == inline.to_bytes()
+    s, reply = owner_respond(kp.public, w, prm, msg, RandomSource(seed=1))
+    r, a = client_decrypt_reply(kp, state, reply)  # type: ignore[misc]
+    assert np.array_equal(a, _expect(w, r, s, P31.p))
+    with pytest.raises(MaterialReusedError):
+        client_encrypt_mask(kp, prm, RandomSource(seed=2), pad=pad)
+    with pytest.raises(KeyMismatchError):
+        client_encrypt_mask(
+            other_kp, prm, RandomSource(seed=2), pad=precompute_upload(kp, 3, RandomSource(seed=3))
+        )
+    with pytest.raises(ParameterError, match="entries"):
+        client_encrypt_mask(kp, prm, RandomSource(seed=2), pad=precompute_upload(kp, 2, RandomSource(seed=3)))
+
+
+class _Replay(RandomSource):
+    """Serves one fixed field-element array (the masks), nothing else."""
+
+    def __init__(self, r: np.ndarray) -> None:
+        self._r = r
+
+    def field_elements(self, p: int, shape: object) -> np.ndarray:
+        return self._r
