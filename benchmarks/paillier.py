@@ -209,6 +209,21 @@ def digits_round(
     return out
 
 
+def thread_check(kp: PaillierKeyPair, count: int = 16) -> dict[str, float]:
+    """Wall seconds per ``u^n`` of ``RandomizerPool.fill(count)`` on one and on two threads (best of 3)."""
+    out = {}
+    for threads in (1, 2):
+        best = float("inf")
+        for k in range(3):
+            pool = RandomizerPool(kp.public, RandomSource(seed=f"threads-{k}"))
+            t0 = time.perf_counter()
+            pool.fill(count, threads=threads)
+            best = min(best, (time.perf_counter() - t0) / count)
+        out[f"threads_{threads}_s_per_rerandomizer"] = best
+    out["speedup"] = out["threads_1_s_per_rerandomizer"] / out["threads_2_s_per_rerandomizer"]
+    return out
+
+
 def digits_main(args: argparse.Namespace) -> None:
     results = []
     for bits in (int(b) for b in str(args.key_bits).split(",")):
@@ -224,7 +239,16 @@ def digits_main(args: argparse.Namespace) -> None:
             "total_wall": best["before"]["total_wall_s"] / best["after"]["total_wall_s"],
             "total_cpu": best["before"]["total_cpu_s"] / best["after"]["total_cpu_s"],
         }
-        results.append({"key_bits": bits, "p": p, "repeat": args.repeat, **best, "before_over_after": ratio})
+        results.append(
+            {
+                "key_bits": bits,
+                "p": p,
+                "repeat": args.repeat,
+                **best,
+                "before_over_after": ratio,
+                "two_threads": thread_check(kp),
+            }
+        )
     if args.format == "json":
         print(json.dumps(results, indent=1))
         return
@@ -264,6 +288,11 @@ def digits_main(args: argparse.Namespace) -> None:
         print(
             f"{res['key_bits']:>5} before/after: request wall {r['request_wall']:.2f}×, total wall "
             f"{r['total_wall']:.2f}×, total CPU {r['total_cpu']:.2f}×"
+        )
+        tc = res["two_threads"]
+        print(
+            f"{res['key_bits']:>5} u^n precompute: {1e3 * tc['threads_1_s_per_rerandomizer']:.1f} ms each "
+            f"on one thread, {1e3 * tc['threads_2_s_per_rerandomizer']:.1f} ms on two ({tc['speedup']:.2f}×)"
         )
 
 
