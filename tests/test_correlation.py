@@ -28,7 +28,7 @@ from private_mdi.correlation import (
     weight_bound_for,
 )
 from private_mdi.errors import KeyMismatchError, MaterialReusedError, ParameterError
-from private_mdi.paillier import PaillierKeyPair
+from private_mdi.paillier import PaillierKeyPair, RandomizerPool
 
 P31 = PrimeField(2**31 - 1)
 P61 = PrimeField(2**61 - 1)
@@ -138,6 +138,18 @@ def test_threads_do_not_change_results(kp: PaillierKeyPair) -> None:
         assert np.array_equal(a, _expect(w, r, s, P31.p))
         out.append((msg.to_bytes(), reply.to_bytes(), a.tobytes()))
     assert out[0] == out[1]
+
+
+def test_owner_takes_randomizers_from_the_pool(kp: PaillierKeyPair) -> None:
+    pool = RandomizerPool(kp.public, RandomSource(seed=6))
+    w = np.array([[1, -2]])
+    prm = CorrelationParams(P31.p, 2, 1, 3)
+    pool.fill(1)
+    state, msg = client_encrypt_mask(kp, prm, RandomSource(seed=7))
+    s, reply = owner_respond(kp.public, w, prm, msg, RandomSource(seed=8), pool=pool)
+    assert len(pool) == 0
+    r, a = client_decrypt_reply(kp, state, reply)  # type: ignore[misc]
+    assert np.array_equal(a, _expect(w, r, s, P31.p))
 
 
 def test_transcript_is_reproducible_with_a_seed(kp: PaillierKeyPair) -> None:

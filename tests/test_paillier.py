@@ -21,14 +21,10 @@ from private_mdi.errors import ParameterError
 from private_mdi.paillier import (
     DEFAULT_KEY_BITS,
     MIN_KEY_BITS,
-    CorrelationParams,
     PaillierKeyPair,
     PublicKey,
     RandomizerPool,
-    client_decrypt_reply,
-    client_encrypt_mask,
     linear_correlation,
-    owner_respond,
 )
 
 P31 = PrimeField(2**31 - 1)
@@ -37,11 +33,6 @@ P31 = PrimeField(2**31 - 1)
 @pytest.fixture(scope="module")
 def kp() -> PaillierKeyPair:
     return PaillierKeyPair.generate(2048, RandomSource(seed="test-paillier"))
-
-
-def _expect(w: np.ndarray, r: np.ndarray, s: np.ndarray, p: int) -> np.ndarray:
-    z = r.astype(object) @ w.T.astype(object) - s.astype(object)
-    return np.array(z % p, dtype=np.int64)
 
 
 # -- keys ----------------------------------------------------------------------------------------------
@@ -122,14 +113,6 @@ def test_randomizer_pool(kp: PaillierKeyPair) -> None:
     vals = [pool.take() for _ in range(4)]  # the fourth is computed on demand
     assert len(pool) == 0 and len(set(vals)) == 4
     assert all(kp.decrypt_raw(v) == 0 for v in vals)  # u^n encrypts 0
-    w = np.array([[1, -2]])
-    prm = CorrelationParams(P31.p, 2, 1, 3)
-    pool.fill(1)
-    state, msg = client_encrypt_mask(kp, prm, RandomSource(seed=7))
-    s, reply = owner_respond(kp.public, w, prm, msg, RandomSource(seed=8), pool=pool)
-    assert len(pool) == 0
-    r, a = client_decrypt_reply(kp, state, reply)  # type: ignore[misc]
-    assert np.array_equal(a, _expect(w, r, s, P31.p))
 
 
 def test_pool_fill_is_thread_count_independent(kp: PaillierKeyPair) -> None:
