@@ -45,8 +45,9 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -341,33 +342,69 @@ class RandomizerPool:
     """Precomputed re-randomisers ``u^n mod n²`` (uniform ``u ∈ Z*_n``) for one public key.
 
     :meth:`fill` computes them in bulk ahead of time (idle or offline time, optionally on several threads:
-    ``gmpy2.powmod_base_list`` releases the GIL); :meth:`take` pops one and computes a fresh one on demand
-    when the pool is empty. Each value is used once. Only the public key is needed: the full ``|n|``-bit
-    exponent keeps ``u^n`` uniform over the ``n``-th residues (DCR, no further assumption).
+    ``gmpy2.powmod_base_list`` releases the GIL); :meth:`fill_async` does the same in a background thread,
+    so the owner can garble or answer requests on the other core meanwhile; :meth:`take` pops one (waiting
+    for a background fill if the pool is otherwise empty) and computes a fresh one on demand when nothing is
+    left. Each value is used once. Only the public key is needed: the full ``|n|``-bit exponent keeps
+    ``u^n`` uniform over the ``n``-th residues (DCR, no further assumption).
+
+    The units ``u`` are always drawn in the calling thread, in call order, and background batches join the
+    pool in submission order once it is empty, so the values taken depend only on the ``rng`` and the
+    sequence of calls, not on thread timing. Not safe for concurrent use from several threads.
     """
 
     def __init__(self, public_key: PublicKey, rng: RandomSource | None = None) -> None:
         self.public_key = public_key
         self._rng = resolve(rng)
         self._items: list[Mpz] = []
+        self._pending: deque[Future[list[Mpz]]] = deque()
+        self._pending_count = 0
 
     def __len__(self) -> int:
-        return len(self._items)
+        """Randomisers ready or being computed in the background."""
+        return len(self._items) + self._pending_count
 
     def _one(self) -> Mpz:
         pub = self.public_key
         return gmpy2.powmod(random_unit(pub, self._rng), pub.n, pub.nsquare)
 
+    def _units(self, count: int) -> list[Mpz]:
+        count = check_int("count", count, 0)
+        return [random_unit(self.public_key, self._rng) for _ in range(count)]
+
     def fill(self, count: int, *, threads: int = 1) -> None:
         """Add ``count`` fresh randomisers (the units are drawn in order from the pool's ``rng``)."""
-        count = check_int("count", count, 0)
         threads = _check_threads(threads)
         pub = self.public_key
-        units = [random_unit(pub, self._rng) for _ in range(count)]
-        self._items.extend(_map_powmod(units, pub.n, pub.nsquare, threads))
+        self._items.extend(_map_powmod(self._units(count), pub.n, pub.nsquare, threads))
+
+    def fill_async(self, count: int, *, threads: int = 1) -> Future[list[Mpz]]:
+        """Like :meth:`fill`, computed in a background thread; returns at once (the future is for waiting)."""
+        threads = _check_threads(threads)
+        pub = self.public_key
+        units = self._units(count)
+        fut = _background().submit(_map_powmod, units, pub.n, pub.nsquare, threads)
+        self._pending.append(fut)
+        self._pending_count += len(units)
+        return fut
 
     def take(self) -> Mpz:
+        while not self._items and self._pending:
+            batch = self._pending.popleft().result()
+            self._pending_count -= len(batch)
+            self._items.extend(batch)
         return self._items.pop() if self._items else self._one()
+
+
+_BACKGROUND: ThreadPoolExecutor | None = None
+
+
+def _background() -> ThreadPoolExecutor:
+    """One shared background thread for asynchronous pool fills (created on first use)."""
+    global _BACKGROUND
+    if _BACKGROUND is None:
+        _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paillier-pool")
+    return _BACKGROUND
 
 
 # =================================================================================================

@@ -142,3 +142,24 @@ def test_protocol_names_still_reachable_from_paillier() -> None:
         assert getattr(paillier, name) is getattr(correlation, name)
     with pytest.raises(AttributeError):
         paillier.no_such_name  # noqa: B018
+
+
+def test_pool_fill_async_is_deterministic(kp: PaillierKeyPair) -> None:
+    """Background batches join the pool in submission order once it is empty: the values taken are those of
+    synchronous fills made at the same points, whatever the thread timing."""
+    sync, bg = (
+        RandomizerPool(kp.public, RandomSource(seed=9)),
+        RandomizerPool(kp.public, RandomSource(seed=9)),
+    )
+    fut = bg.fill_async(3, threads=2)
+    bg.fill_async(2)
+    assert len(bg) == 5
+    got = [bg.take()]  # waits for the first batch if it is not done yet
+    assert fut.done() and len(fut.result()) == 3
+    got += [bg.take() for _ in range(4)]
+    sync.fill(3)
+    want = [sync.take() for _ in range(3)]
+    sync.fill(2)
+    want += [sync.take() for _ in range(2)]
+    assert got == want and len(bg) == 0 and len(set(got)) == 5
+    assert all(kp.decrypt_raw(v) == 0 for v in got)  # each u^n encrypts 0
