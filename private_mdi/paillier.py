@@ -22,7 +22,7 @@ Math (Paillier, EUROCRYPT 1999; ``g = n + 1`` as in Damgård–Jurik 2001)
   ``ω(x) = x^p mod p²`` (a homomorphism ``Z*_p → Z*_{p²}`` that lifts ``x``):
   ``u^n = (u^q)^p ≡ ω(u^{q mod (p−1)} mod p) (mod p²)``. So ``u^n mod n²`` is the CRT of two
   ``|p|``-bit exponentiations modulo ``p`` and ``p²`` (and the same for ``q``), **bit-identical** to
-  ``pow(u, n, n²)`` and 2.5× (2048 bits) to 3.4× (3072 bits) cheaper in CPU time
+  ``pow(u, n, n²)`` and about 2.5× (2048 bits) to 2.7–3.4× (3072 bits) cheaper in CPU time
   (``benchmarks/paillier.py --digits-mlp``); :meth:`PaillierKeyPair.encrypt_raw` uses it.
 * **Re-randomisation** by the public-key holder multiplies a ciphertext by a fresh ``u^n``
   (:class:`RandomizerPool`, full ``|n|``-bit exponent, no extra assumption: the DJN short-exponent
