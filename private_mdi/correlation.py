@@ -588,6 +588,17 @@ def linear_correlation(
     share ``a`` and the owner's ``s`` (int64, length ``out``) with ``a ≡ W r − s (mod p)``. A fresh
     ``key_bits``-bit key (default :data:`~private_mdi.paillier.DEFAULT_KEY_BITS` = 3072) is generated
     unless ``keypair`` is given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cmpc.rand import RandomSource
+    >>> from private_mdi.paillier import PaillierKeyPair
+    >>> kp = PaillierKeyPair.generate(2048, RandomSource(seed="doc"))  # 2048: quick, only ≈112-bit security
+    >>> w = np.array([[1, -2], [3, 4]])
+    >>> r, a, s = linear_correlation(w, 101, RandomSource(seed=1), keypair=kp)
+    >>> bool(((w @ r - s - a) % 101 == 0).all())
+    True
     """
     r, a, s = linear_correlation_batch(w, field, 1, rng, key_bits, keypair=keypair, stat_bits=stat_bits)
     return r[0], a[0], s[0]

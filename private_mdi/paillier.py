@@ -239,7 +239,19 @@ def _random_prime(bits: int, rng: RandomSource) -> Mpz:
 
 
 class PaillierKeyPair:
-    """The client's Paillier key pair: CRT decryption and CRT randomisers (it knows ``p`` and ``q``)."""
+    """The client's Paillier key pair: CRT decryption and CRT randomisers (it knows ``p`` and ``q``).
+
+    Examples
+    --------
+    >>> from cmpc.rand import RandomSource
+    >>> kp = PaillierKeyPair.generate(2048, RandomSource(seed="doc"))  # default 3072; 2048: ≈112-bit
+    >>> pub = kp.public
+    >>> c = pub.encrypt_raw(42, RandomSource(seed=1))
+    >>> int(kp.decrypt_raw(c))
+    42
+    >>> int(kp.decrypt_raw(c * pub.encrypt_raw(8, RandomSource(seed=2)) % pub.nsquare))  # Enc(x)·Enc(y)
+    50
+    """
 
     def __init__(self, p: int, q: int) -> None:
         p_, q_ = gmpy2.mpz(min(p, q)), gmpy2.mpz(max(p, q))
