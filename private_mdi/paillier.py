@@ -45,6 +45,7 @@ phe's key classes stay available through ``to_phe()`` (interoperability tests, t
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 from collections import deque
 from collections.abc import Sequence
@@ -418,6 +419,16 @@ def _background() -> ThreadPoolExecutor:
     if _BACKGROUND is None:
         _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paillier-pool")
     return _BACKGROUND
+
+
+def _forget_background() -> None:
+    """A forked child has no copy of the parent's threads: start a fresh executor there on demand."""
+    global _BACKGROUND
+    _BACKGROUND = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_background)
 
 
 # =================================================================================================

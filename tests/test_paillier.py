@@ -6,6 +6,8 @@ in tests/test_correlation.py and the known-answer vectors in tests/test_paillier
 
 from __future__ import annotations
 
+import os
+
 import gmpy2
 import numpy as np
 import pytest
@@ -81,7 +83,7 @@ def test_short_keys_are_rejected() -> None:
 
 
 # -- CRT paths against the textbook formulas -------------------------------------------------------------
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(m=st.integers(0, 2**2048), seed=st.integers(0, 2**32))
 def test_crt_encryption_equals_textbook(kp: PaillierKeyPair, m: int, seed: int) -> None:
     """Key-owner CRT encryption and the public-key path give the same ciphertext for the same u."""
@@ -163,3 +165,20 @@ def test_pool_fill_async_is_deterministic(kp: PaillierKeyPair) -> None:
     want += [sync.take() for _ in range(2)]
     assert got == want and len(bg) == 0 and len(set(got)) == 5
     assert all(kp.decrypt_raw(v) == 0 for v in got)  # each u^n encrypts 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_pool_fill_async_after_fork(kp: PaillierKeyPair) -> None:
+    """A child forked after a background fill can still fill asynchronously (fresh executor, no hang)."""
+    RandomizerPool(kp.public, RandomSource(seed=1)).fill_async(1).result()
+    pid = os.fork()
+    if pid == 0:  # child
+        ok = False
+        try:
+            pool = RandomizerPool(kp.public, RandomSource(seed=2))
+            pool.fill_async(1).result(timeout=30)
+            ok = kp.decrypt_raw(pool.take()) == 0
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
