@@ -48,16 +48,19 @@ uses internally.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import galois
 import numpy as np
-import sympy
 
 from .errors import FieldRangeError, NotPrimeError, ParameterError, ShapeError, SingularMatrixError
+from .primality import is_prime
 from .rand import RandomSource, ShapeLike, resolve
+
+if TYPE_CHECKING:  # galois costs ~1 s to import: only the FieldArray paths load it (see _galois)
+    import galois
 
 __all__ = ["MatmulPlan", "PrimeField"]
 
@@ -97,6 +100,19 @@ def _limb_bound(half: int, limbs: int, width: int) -> int:
     return max(1 << (width - 1), top)
 
 
+def _galois() -> Any:
+    """The galois module, imported on first use (it costs ~1 s; raw int64 paths never need it)."""
+    import galois
+
+    return galois
+
+
+def _is_fieldarray(x: object) -> bool:
+    """Whether ``x`` is a galois FieldArray, without importing galois (none exists before it is loaded)."""
+    mod = sys.modules.get("galois")
+    return mod is not None and isinstance(x, mod.FieldArray)
+
+
 class PrimeField:
     """The prime field GF(p) for a prime ``2 <= p < 2^63``.
 
@@ -114,7 +130,7 @@ class PrimeField:
             raise ParameterError(f"p must be a prime >= 2, got {p}")
         if p >= 2**63:
             raise ParameterError(f"p must be below 2^63 (int64 storage), got {p} (~2^{math.log2(p):.1f})")
-        if not sympy.isprime(p):
+        if not is_prime(p):
             raise NotPrimeError(f"p = {p} is not prime")
         self.p: int = p
         self.bits: int = p.bit_length()
@@ -124,8 +140,8 @@ class PrimeField:
     # -- basics -----------------------------------------------------------------------------------
     @cached_property
     def GF(self) -> type[galois.FieldArray]:
-        """The galois field class ``galois.GF(p)``."""
-        return galois.GF(self.p)
+        """The galois field class ``galois.GF(p)`` (imports galois on first use)."""
+        return _galois().GF(self.p)
 
     def __repr__(self) -> str:
         return f"PrimeField({self.p})"
@@ -139,22 +155,31 @@ class PrimeField:
     def asarray(self, x: Any, *, name: str = "array") -> np.ndarray:
         """Checked conversion to an int64 array of representatives in [0, p).
 
-        Accepts FieldArrays of this field, numpy integer/bool arrays and nested lists of ints.
-        Raises :class:`FieldRangeError` for values outside [0, p) and :class:`ParameterError` for
-        non-integer data or a FieldArray of another field.
+        Accepts FieldArrays of this field, numpy integer/bool arrays, nested lists of ints and object
+        arrays holding Python or numpy integers (or bools). Raises :class:`FieldRangeError` for values
+        outside [0, p) and :class:`ParameterError` for anything that is not an exact integer (floats,
+        even integral ones, Fractions, Decimals, strings, …) or a FieldArray of another field.
         """
-        if isinstance(x, galois.FieldArray):
+        if _is_fieldarray(x):
             if type(x).order != self.p:
                 raise ParameterError(f"{name} is an element of GF({type(x).order}), not of GF({self.p})")
             return np.asarray(x.view(np.ndarray), dtype=np.int64) if x.dtype != object else np.array(
                 x.view(np.ndarray).astype(np.int64)
             )
-        arr = np.asarray(x)
+        try:
+            arr = np.asarray(x)
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(f"{name} is not a rectangular array of integers: {exc}") from exc
         if arr.dtype == object:
-            try:
-                ints = [int(v) for v in arr.ravel()]
-            except (TypeError, ValueError) as exc:
-                raise ParameterError(f"{name} must hold integers") from exc
+            flat = arr.ravel()
+            for bad_v in flat:
+                if isinstance(bad_v, int | np.integer | np.bool_):
+                    continue
+                raise ParameterError(
+                    f"{name} must hold exact integers in [0, p), got {bad_v!r} ({type(bad_v).__name__}); "
+                    "convert explicitly (e.g. round) before handing values to the field"
+                )
+            ints = [int(v) for v in flat]
             if ints and (min(ints) < 0 or max(ints) >= self.p):
                 bad = min(ints) if min(ints) < 0 else max(ints)
                 raise FieldRangeError(f"{name} has value {bad} outside [0, p) for p = {self.p}")
@@ -162,7 +187,10 @@ class PrimeField:
         if arr.dtype == np.bool_:
             return arr.astype(np.int64)
         if not np.issubdtype(arr.dtype, np.integer):
-            raise ParameterError(f"{name} must have an integer dtype, got {arr.dtype}")
+            raise ParameterError(
+                f"{name} must have an integer dtype, got {arr.dtype}; convert explicitly (e.g. round) "
+                "before handing values to the field"
+            )
         if arr.size:
             lo, hi = int(arr.min()), int(arr.max())
             if lo < 0 or hi >= self.p:
