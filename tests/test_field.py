@@ -352,7 +352,7 @@ def test_miller_rabin_matches_sympy(n, q):
     assert is_prime(p1) and is_prime(p2)
 
 
-def test_importing_protocol_loads_neither_galois_nor_sympy():
+def test_importing_protocol_loads_neither_galois_nor_sympy_nor_numba():
     import subprocess
     import sys
 
@@ -361,7 +361,75 @@ def test_importing_protocol_loads_neither_galois_nor_sympy():
         "from cmpc import PrimeField\n"
         "F = PrimeField(2**31 - 1)\n"
         "F.raw_matmul(np.ones((3, 3), dtype=np.int64), np.ones((3, 3), dtype=np.int64))\n"
-        "print(sorted(m for m in ('galois', 'sympy') if m in sys.modules))\n"
+        "print(sorted(m for m in ('galois', 'sympy', 'numba') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- compiled engine: bit-identical to the pure-numpy reference of the same plan ------------------------
+def _plans_for(p: int, k: int):
+    import dataclasses
+
+    from cmpc.matmul import make_plan
+
+    plan = make_plan(p, k)
+    yield plan
+    yield dataclasses.replace(plan, chunk=max(1, plan.chunk // 7))  # several chunks per product
+    yield dataclasses.replace(plan, chunk=1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from([3, 65521, 33554393, 2**31 - 1, 2**32 - 5, 2**61 - 1, P62, int(sympy.prevprime(2**63))]),
+    st.integers(1, 5),
+    st.integers(1, 70),
+    st.integers(1, 5),
+    st.integers(0, 2**32),
+)
+def test_compiled_matmul_bit_identical_to_reference(p, m, k, n, seed):
+    from cmpc.matmul import compiled_matmul, reference_matmul
+
+    F = PrimeField(p)
+    rng = RandomSource(seed=seed)
+    a = F.raw_random((m, k), rng)
+    b = F.raw_random((k, n), rng)
+    a[0, 0] = p - 1
+    b[0, 0] = (p - 1) // 2
+    want = ref_matmul(a, b, p)
+    for plan in _plans_for(p, k):
+        got = compiled_matmul(p, a, b, plan)
+        assert np.array_equal(got, reference_matmul(F, a, b, plan))
+        assert (got.astype(object) == want).all()
+
+
+@pytest.mark.parametrize("p", [2**31 - 1, 2**61 - 1, int(sympy.prevprime(2**63))])
+def test_compiled_matmul_reduces_between_many_chunks(p):
+    # chunk = 1 with a long inner dimension: the accumulators pass the in-between reduction point
+    # (every (2^62 - p) / term_bound chunks) and, for p >= 2^61, are reduced every chunk
+    import dataclasses
+
+    from cmpc.matmul import compiled_matmul
+
+    F = PrimeField(p)
+    k = 1500
+    for v in (p - 1, (p - 1) // 2, (p + 1) // 2):
+        a = np.full((2, k), v, dtype=np.int64)
+        b = np.full((k, 2), v, dtype=np.int64)
+        plan = dataclasses.replace(F.matmul_plan(k), chunk=1)
+        assert (compiled_matmul(p, a, b, plan).astype(object) == ref_matmul(a, b, p)).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from([2, 3, 65521, 2**31 - 1, 2**32 - 5]), st.integers(1, 16), st.data())
+def test_compiled_small_inner_bit_identical(p, k, data):
+    from cmpc.matmul import compiled_small_inner, reference_small_inner
+
+    m = data.draw(st.integers(1, 4))
+    n = data.draw(st.integers(1, 50))
+    elem = st.one_of(st.just(p - 1), st.integers(0, p - 1))
+    a = np.array(data.draw(st.lists(elem, min_size=m * k, max_size=m * k)), dtype=np.int64).reshape(m, k)
+    b = np.array(data.draw(st.lists(elem, min_size=k * n, max_size=k * n)), dtype=np.int64).reshape(k, n)
+    got = compiled_small_inner(p, a, b)
+    assert np.array_equal(got, reference_small_inner(p, a, b))
+    assert (got.astype(object) == ref_matmul(a, b, p)).all()
