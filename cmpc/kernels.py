@@ -68,10 +68,11 @@ def _split(x, p, half, limbs, width, forms, out):  # type: ignore[no-untyped-def
                 out[f, r, c] = np.float64(rest[c])
 
 
-def _combine(prod, m, n, brow, bcol, weights, acc, first, last, reduce_mod, big, p, off, cs, csh, out):  # type: ignore[no-untyped-def]
+def _combine(prod, m, n, fstride, rstride, brow, bcol, weights, acc, first, last, reduce_mod, big, p, off, cs, csh, out):  # type: ignore[no-untyped-def]
     """One chunk: D_e = Σ_j W[e, j] int64(P_j) (+ acc); store in acc, or finish into out (module doc).
 
-    ``prod`` is the 2-D float64 result; product j is its block (brow[j], bcol[j]) of size m × n.
+    ``prod`` is the 2-D float64 result; entry (r, c) of product j is
+    ``prod[brow[j]·fstride + r·rstride, bcol[j]·n + c]`` (the forms of A stacked by form or by row).
     ``reduce_mod``: reduce the accumulators mod p (keeps them below the int64 range for the next
     chunk); ``big`` (p ≥ 2^61): reduce every chunk's terms before adding them. On the last chunk
     ``out[r, c] = Σ_e (D_e mod p)(2^{e} mod p) mod p`` via Shoup with the constants ``cs[e]`` (< p)
@@ -103,7 +104,7 @@ def _combine(prod, m, n, brow, bcol, weights, acc, first, last, reduce_mod, big,
             for j in range(nj):
                 wgt = weights[e, j]
                 if wgt != 0:
-                    row = brow[j] * m + r
+                    row = brow[j] * fstride + r * rstride
                     c0 = bcol[j] * n
                     for c in range(n):
                         s[c] += wgt * np.int64(prod[row, c0 + c])
