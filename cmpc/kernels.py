@@ -148,17 +148,25 @@ def _combine(prod, m, n, fstride, rstride, brow, bcol, weights, acc, first, last
                 out[r, c] = np.int64(total[c])
 
 
-def _small_inner_rows(a, b, p, per, out):  # type: ignore[no-untyped-def]
-    """out = a @ b mod p for p < 2^32: uint64 multiply-adds, a reduction every ``per`` terms.
+def _small_inner_rows(a, b, p, per, mu, out):  # type: ignore[no-untyped-def]
+    """out = a @ b mod p for p < 2^32 (a, b uint32): uint64 multiply-adds, a reduction every ``per`` terms.
 
     Row by row, streaming over b's long rows (the shape of the protocol's encoding: few coefficients).
+    Inputs are uint32 so that the products are 32×32→64-bit multiplies (vectorisable); reductions are
+    Barrett's with ``mu = ⌊2^64 / p⌋``: ``q = ⌊x·mu / 2^64⌋`` is at most 1 below ⌊x/p⌋ for x < 2^64, so
+    ``x − q·p < 2p`` needs one conditional subtraction (P. Barrett, CRYPTO '86).
     """
     m, k = a.shape
     n = b.shape[1]
     pu = np.uint64(p)
+    lo32 = np.uint64(0xFFFFFFFF)
+    s32 = np.uint64(32)
+    m0 = np.uint64(mu) & lo32
+    m1 = np.uint64(mu) >> s32
     acc = np.empty(n, dtype=np.uint64)
     for r in range(m):
-        acc[:] = 0
+        for c in range(n):
+            acc[c] = 0
         pending = 0
         for t in range(k):
             coef = np.uint64(a[r, t])
@@ -166,13 +174,29 @@ def _small_inner_rows(a, b, p, per, out):  # type: ignore[no-untyped-def]
                 continue
             if pending == per:
                 for c in range(n):
-                    acc[c] = acc[c] % pu
+                    x = acc[c]
+                    x0 = x & lo32
+                    x1 = x >> s32
+                    p00 = x0 * m0
+                    p10 = x1 * m0
+                    mid = (p00 >> s32) + (p10 & lo32) + x0 * m1
+                    q = x1 * m1 + (p10 >> s32) + (mid >> s32)
+                    y = x - q * pu
+                    acc[c] = y - pu if y >= pu else y
                 pending = 0
             for c in range(n):
                 acc[c] += coef * np.uint64(b[t, c])
             pending += 1
         for c in range(n):
-            out[r, c] = np.int64(acc[c] % pu)
+            x = acc[c]
+            x0 = x & lo32
+            x1 = x >> s32
+            p00 = x0 * m0
+            p10 = x1 * m0
+            mid = (p00 >> s32) + (p10 & lo32) + x0 * m1
+            q = x1 * m1 + (p10 >> s32) + (mid >> s32)
+            y = x - q * pu
+            out[r, c] = np.int64(y - pu if y >= pu else y)
 
 
 def loaded() -> bool:

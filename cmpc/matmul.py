@@ -277,9 +277,9 @@ def small_inner_per(p: int) -> int:
 def compiled_small_inner(p: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b mod p`` for p < 2^32 and a small inner dimension (compiled uint64 multiply-adds)."""
     out = np.empty((a.shape[0], b.shape[1]), dtype=np.int64)
-    a = np.ascontiguousarray(a, dtype=np.int64)
-    b = np.ascontiguousarray(b, dtype=np.int64)
-    kernels.get().small_inner(a, b, p, small_inner_per(p), out)
+    a32 = np.ascontiguousarray(a, dtype=np.uint32)
+    b32 = np.ascontiguousarray(b, dtype=np.uint32)
+    kernels.get().small_inner(a32, b32, p, small_inner_per(p), np.uint64((2**64) // p), out)
     return out
 
 
