@@ -2,9 +2,10 @@
 
 Usage: python benchmarks/field_matmul.py [--sizes 1024,2048] [--repeat 5] [--threads 1] [--clock cpu|wall]
 
-For each p and n it prints the compiled product's time (best of --repeat rounds, alternating with the baseline, after a warm-up), numpy
-float64 ``@`` on the same shape with the same BLAS thread count (threadpoolctl), their ratio, the ratio
-of the pure-numpy reference implementation of the same plan, and galois ``@`` where n <= --galois-max.
+For each p and n it prints the compiled product's time (best of --repeat rounds, alternating with the
+baseline, after a warm-up), numpy float64 ``@`` on the same shape with the same BLAS thread count
+(threadpoolctl), their ratio, the ratio of the pure-numpy reference implementation of the same plan,
+and galois ``@`` where n <= --galois-max.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from threadpoolctl import threadpool_limits
 
 from cmpc import PrimeField, RandomSource
 from cmpc.matmul import compiled_matmul, reference_matmul
-
 
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 

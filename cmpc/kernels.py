@@ -68,7 +68,9 @@ def _split(x, p, half, limbs, width, forms, out):  # type: ignore[no-untyped-def
                 out[f, r, c] = np.float64(rest[c])
 
 
-def _combine(prod, m, n, fstride, rstride, brow, bcol, weights, acc, first, last, reduce_mod, big, p, off, cs, csh, out):  # type: ignore[no-untyped-def]
+def _combine(  # type: ignore[no-untyped-def]
+    prod, m, n, fstride, rstride, brow, bcol, weights, acc, first, last, reduce_mod, big, p, off, cs, csh, out
+):
     """One chunk: D_e = Σ_j W[e, j] int64(P_j) (+ acc); store in acc, or finish into out (module doc).
 
     ``prod`` is the 2-D float64 result; entry (r, c) of product j is
