@@ -24,13 +24,15 @@ def main() -> None:
     ap.add_argument("--z", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
     args = ap.parse_args()
-    print(f"BLAS threads: {args.threads} on both sides; warm, best of {args.repeat}")
+    print(f"BLAS threads: {args.threads} on both sides; {args.clock} time; warm, best of {args.repeat}")
     print(f"{'code':>10} {'m':>5} {'N':>3} {'ok':>3} {'p1 (s)':>7} {'p2 (s)':>7} {'p3 (s)':>7} "
           f"{'compute (s)':>11} {'matmul (s)':>10} {'ratio':>6} {'MB p1':>7} {'MB p2':>8} {'MB p3':>6}")
     for m in (int(x) for x in args.sizes.split(",")):
         for name in args.codes.split(","):
-            r = bench(name, args.s, args.t, args.z, m, 2**31 - 1, threads=args.threads, repeat=args.repeat)
+            r = bench(name, args.s, args.t, args.z, m, 2**31 - 1, threads=args.threads, repeat=args.repeat,
+                      clock=args.clock)
             b = r["bytes"]
             c = r["compute_s"]
             print(f"{name:>10} {m:>5} {r['workers']:>3} {'y' if r['correct'] else 'N':>3} "
