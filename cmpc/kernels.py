@@ -170,11 +170,13 @@ def _small_inner_rows(a, b, p, per, mu, out):  # type: ignore[no-untyped-def]
         for c in range(n):
             acc[c] = 0
         pending = 0
-        for t in range(k):
-            coef = np.uint64(a[r, t])
-            if coef == 0:
-                continue
-            if pending == per:
+        coef = np.uint64(0)
+        for t in range(k + 1):  # t == k: the final reduction
+            if t < k:
+                coef = np.uint64(a[r, t])
+                if coef == 0:
+                    continue
+            if t == k or pending == per:
                 for c in range(n):
                     x = acc[c]
                     x0 = x & lo32
@@ -186,19 +188,13 @@ def _small_inner_rows(a, b, p, per, mu, out):  # type: ignore[no-untyped-def]
                     y = x - q * pu
                     acc[c] = y - pu if y >= pu else y
                 pending = 0
+            if t == k:
+                break
             for c in range(n):
                 acc[c] += coef * np.uint64(b[t, c])
             pending += 1
         for c in range(n):
-            x = acc[c]
-            x0 = x & lo32
-            x1 = x >> s32
-            p00 = x0 * m0
-            p10 = x1 * m0
-            mid = (p00 >> s32) + (p10 & lo32) + x0 * m1
-            q = x1 * m1 + (p10 >> s32) + (mid >> s32)
-            y = x - q * pu
-            out[r, c] = np.int64(y - pu if y >= pu else y)
+            out[r, c] = np.int64(acc[c])
 
 
 def loaded() -> bool:
