@@ -84,7 +84,7 @@ def numeric_check(code: Code, seed: int = 1, p: int = 97) -> None:
 
 
 def build(name: str, s: int, t: int, z: int) -> Code | None:
-    if codes.applicable(name, s, t) is not None:
+    if not codes.applicable(name, s, t):
         return None
     return codes.make(name, s=s, t=t, z=z)
 
@@ -165,10 +165,11 @@ def test_bad_parameters_raise_parameter_error(name: str, kwargs: dict) -> None:
 
 
 def test_applicable_reasons() -> None:
-    assert codes.applicable("age", 3, 4) is None
-    assert "s = 1" in (codes.applicable("gasp", 2, 2) or "")
-    assert "s = t = 1" in (codes.applicable("bgw", 1, 2) or "")
-    assert codes.applicable("bgw", 1, 1) is None
+    assert codes.applicable("age", 3, 4) is True and codes.why_not("age", 3, 4) is None
+    assert codes.applicable("gasp", 2, 2) is False
+    assert "s = 1" in (codes.why_not("gasp", 2, 2) or "")
+    assert "s = t = 1" in (codes.why_not("bgw", 1, 2) or "")
+    assert codes.applicable("bgw", 1, 1) is True and codes.why_not("bgw", 1, 1) is None
 
 
 def test_forced_lambda_and_r() -> None:

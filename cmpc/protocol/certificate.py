@@ -66,6 +66,7 @@ __all__ = [
     "InvalidSessionError",
     "SingularSubsetError",
     "UncertifiedSessionError",
+    "certifiable_kind",
     "certify",
     "exhaustive_budget",
     "schur_degree",
@@ -330,3 +331,36 @@ def certify(
             f"2^-{min_security_bits}; {_REMEDY}"
         )
     return cert
+
+
+def certifiable_kind(
+    secret_a: Any,
+    secret_b: Any,
+    n_total: int,
+    p: int,
+    *,
+    min_security_bits: int = SECURITY_BITS,
+    budget: int | None = None,
+) -> str | None:
+    """The certificate kind privacy would get for ``n_total`` workers over GF(p) — ``"structural"``,
+    ``"exhaustive"`` (every z-subset within the budget: checked when the session is created, which redraws
+    points on a singular subset), ``"probabilistic"`` (bound ≤ 2^-min_security_bits) — or ``None`` when
+    neither applies. No points are drawn: a planning question (``cmpc workers --p``)."""
+    lim = exhaustive_budget(p) if budget is None else int(budget)
+    kinds = []
+    total = Fraction(0)
+    for secrets in (secret_a, secret_b):
+        exps = sorted(int(e) for e in secrets)
+        k = len(exps)
+        degree = schur_degree(exps)
+        if degree == 0:
+            kinds.append("structural")
+        elif math.comb(n_total, k) * k**3 <= lim:
+            kinds.append("exhaustive")
+        else:
+            eps = union_bound(n_total, k, degree, p)
+            total += eps
+            if total > Fraction(1, 2**min_security_bits):
+                return None
+            kinds.append("probabilistic")
+    return max(kinds, key=KINDS.index)
