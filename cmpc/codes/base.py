@@ -71,7 +71,9 @@ def check_parameters(s: object, t: object, z: object) -> tuple[int, int, int]:
         out.append(value)
     s, t, z = out
     if z > MAX_Z:
-        raise ParameterError(f"z must be <= {MAX_Z} (bounded work: codes have O((st + z)^2) products), got {z}")
+        raise ParameterError(
+            f"z must be <= {MAX_Z} (bounded work: codes have O((st + z)^2) products), got {z}"
+        )
     if s * t + z > MAX_TERMS:
         raise ParameterError(
             f"s*t + z must be <= {MAX_TERMS} (bounded work: codes have O((st + z)^2) products), "
