@@ -109,7 +109,8 @@ def make(name: str, *, s: int, t: int, z: int, **params: Any) -> Code:
     Extra keyword parameters go to the builder: ``lam`` / ``lambda`` (AGE gap), ``structural=True`` (AGE:
     the best λ ∈ {0, z}, consecutive secret exponents), ``r`` (GASP_r), ``seconds`` (search time bound).
     Bounded work: z ≤ 512 and st + z ≤ 544 for every code (``search``: z ≤ 64, seconds ≤ 600).
-    Raises :class:`ParameterError` for an unknown name, s, t, z < 1, a code that does not exist for (s, t) (e.g. ``gasp`` with s ≠ 1) or an unknown parameter.
+    Raises :class:`ParameterError` for an unknown name, s, t, z < 1, a code that does not exist for (s, t)
+    (e.g. ``gasp`` with s ≠ 1) or an unknown parameter.
     """
     info = _info(name)
     s, t, z = check_parameters(s, t, z)

@@ -10,7 +10,8 @@ One row per (code, z): N = |P(H)|, deg H + 1, AGE's λ (empty for other codes), 
 ``--p`` (default 2^31 − 1; :mod:`cmpc.protocol.certificate`: the fewest workers whose privacy can be
 certified — for AGE the best λ that certifies, falling back to the structurally private λ ∈ {0, z}; empty
 when the code cannot be certified at p) and the costs of one run at size m (:func:`cmpc.costs.report`).
-Codes that do not exist for (s, t) (``polynomial-sharing`` and ``gasp`` need s = 1, ``bgw`` needs s = t = 1) are skipped: a note on stderr for the table, silently for csv/json
+Codes that do not exist for (s, t) (``polynomial-sharing`` and ``gasp`` need s = 1, ``bgw`` needs
+s = t = 1) are skipped: a note on stderr for the table, silently for csv/json
 and markdown (a pivot table of N: one line per z, one column per code).
 ``--codes all`` selects every code, including ``search`` (bounded by ``--search-seconds`` per z).
 
