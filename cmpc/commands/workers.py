@@ -288,19 +288,23 @@ def plot(rows: Sequence[dict[str, Any]], path: str, s: int, t: int) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     names = list(dict.fromkeys(r["code"] for r in rows))
     markers = "os^vDxP*"
+    styles = ("-", "--", "-.", ":")
+    # equal values would hide each other (entangled under AGE): shift each code a little along z and draw
+    # hollow markers of different shapes, so every curve stays visible
+    width = 0.36 if len(names) > 1 else 0.0
     for k, name in enumerate(names):
         pts = sorted((r["z"], r["workers"]) for r in rows if r["code"] == name)
-        style: dict[str, Any] = (
-            {"color": "black", "linewidth": 2.2, "zorder": 5, "markersize": 7}
-            if name == "age"
-            else {"linewidth": 1.2, "linestyle": "--", "alpha": 0.85, "markersize": 5}
-        )
+        shift = (k / (len(names) - 1) - 0.5) * width if len(names) > 1 else 0.0
         ax.plot(
-            [p[0] for p in pts], [p[1] for p in pts], marker=markers[k % len(markers)], label=name, **style
+            [p[0] + shift for p in pts], [p[1] for p in pts],
+            marker=markers[k % len(markers)], linestyle=styles[k % len(styles)],
+            linewidth=2.0 if name == "age" else 1.2, markersize=6, markerfacecolor="none",
+            markeredgewidth=1.4, label=name, zorder=3 + k,
         )
     ax.set_xlabel("z (colluding workers)")
     ax.set_ylabel("N = |P(H)| (workers)")
-    ax.set_title(f"Workers needed, s = {s}, t = {t}")
+    ax.set_title(f"Workers needed, s = {s}, t = {t} (codes offset along z so equal values stay visible)",
+                 fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
