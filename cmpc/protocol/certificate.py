@@ -249,11 +249,12 @@ class Certificate:
         return cert
 
 
-_REMEDY = (
-    "remedies: a larger prime such as p = 2^61 - 1, fewer workers, or a code with structural privacy "
-    "(consecutive secret exponents, e.g. codes.make('age', s, t, z, structural=True): AGE with λ = 0 or "
-    "λ = z, or bgw/entangled/ssmm)"
-)
+def _remedy(p: int) -> str:
+    bigger = "a larger prime such as p = 2^61 - 1, " if p < 2**61 - 1 else ""
+    return (
+        f"remedies: {bigger}fewer workers, or a code with structural privacy (consecutive secret exponents, "
+        "e.g. codes.make('age', s, t, z, structural=True): AGE with λ = 0 or λ = z, or bgw/entangled/ssmm)"
+    )
 
 
 def _certify_family(
@@ -286,7 +287,7 @@ def _certify_family(
         raise UncertifiedSessionError(
             f"{prop}: cannot certify {n} workers over GF({p}): C({n}, {k}) = {total:,} subsets exceed the "
             f"exhaustive budget, and the Schwartz–Zippel bound C({n}, {k})·|λ|/(p − {k}) with |λ| = {degree} "
-            f"is {_pow2(eps)}, above 2^-{min_bits}; {_REMEDY}"
+            f"is {_pow2(eps)}, above 2^-{min_bits}; {_remedy(p)}"
         )
     return Check(prop, "probabilistic", exps, n, k, total, 0, degree, float(eps))
 
@@ -328,7 +329,7 @@ def certify(
     if total > Fraction(1, 2**min_security_bits):
         raise UncertifiedSessionError(
             f"the probabilistic checks together fail with probability up to {_pow2(total)}, above "
-            f"2^-{min_security_bits}; {_REMEDY}"
+            f"2^-{min_security_bits}; {_remedy(p)}"
         )
     return cert
 

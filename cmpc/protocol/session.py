@@ -229,6 +229,8 @@ class Session:
             except SingularSubsetError as exc:
                 last = exc
                 continue
+            except UncertifiedSessionError as exc:
+                raise UncertifiedSessionError(f"{exc}{_age_hint(spec)}") from exc
             break
         else:
             raise UncertifiedSessionError(
@@ -375,6 +377,20 @@ class Session:
         except (ValueError, TypeError) as exc:
             raise InvalidSessionError(f"malformed session description (not JSON): {exc}") from exc
         return cls.from_dict(d, min_security_bits=min_security_bits)
+
+
+def _age_hint(spec: CodeSpec) -> str:
+    """For an AGE code: the structurally private alternative and its worker count."""
+    if spec.name != "age":
+        return ""
+    from ..codes.age import age_code_for_lambda, structural_lambda
+
+    lam = structural_lambda(spec.s, spec.t, spec.z)
+    n = age_code_for_lambda(spec.s, spec.t, spec.z, lam).n_workers
+    return (
+        f". For this AGE code: λ = {lam} is structurally private with N = {n} workers (this code: "
+        f"N = {spec.n_workers}): codes.make('age', s={spec.s}, t={spec.t}, z={spec.z}, structural=True)"
+    )
 
 
 def _strict_int(name: str, value: Any) -> int:
