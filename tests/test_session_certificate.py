@@ -239,6 +239,25 @@ def test_subset_scan_matches_python(p: int, k: int, extra: int, data: st.DataObj
     assert got == expected and checked == count
 
 
+@settings(max_examples=30, deadline=None)
+@given(p=st.sampled_from([2147483659, 2**61 - 1, 9223372036854775783]), n=st.integers(3, 9),
+       extra=st.lists(st.integers(1, 9), max_size=2, unique=True), seed=st.integers(0, 10**6))
+def test_wide_prime_scan_matches_python(p: int, n: int, extra: list[int], seed: int) -> None:
+    """Exponents 0 and (p−1)/2 make rows (1, χ(α), …): two points with the same quadratic character give
+    a singular matrix, so singular subsets are common even for p near 2^63 (Montgomery kernel)."""
+    exps = sorted({0, (p - 1) // 2, *extra})
+    pts = [int(x) for x in Session._draw_points(p, n, RandomSource(seed=seed))]
+    expected = None
+    count = 0
+    for subset in itertools.combinations(range(n), len(exps)):
+        count += 1
+        if det_ref([[pow(pts[i], e, p) for e in exps] for i in subset], p) == 0:
+            expected = subset
+            break
+    got, checked = first_singular_subset(np.array(pts), exps, p)
+    assert got == expected and checked == count
+
+
 # -- reports ------------------------------------------------------------------------------------------
 def test_simulation_report_shows_the_certificate() -> None:
     code = codes.make("age", s=2, t=2, z=2)

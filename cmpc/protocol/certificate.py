@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
-from .detmod import HAVE_NUMBA, NUMBA_P_LIMIT, first_singular_subset
+from .detmod import HAVE_NUMBA, first_singular_subset
 
 __all__ = [
     "EXHAUSTIVE_BUDGET",
@@ -76,9 +76,9 @@ __all__ = [
 #: statistical security parameter: a probabilistic certificate needs failure probability ≤ 2^-40
 SECURITY_BITS = 40
 #: exhaustive work allowed per property, in units of k³ (one k×k elimination) summed over the subsets, for
-#: the compiled kernel (p < 2^31); ≈ 2 s on one core of the reference machine (docs/certificates.md)
+#: the compiled kernels; about 2 s on one core of the reference machine (docs/certificates.md)
 EXHAUSTIVE_BUDGET = 500_000_000
-#: the same for the numpy kernel (p ≥ 2^31, about 20× slower per subset)
+#: the same without numba (numpy batch kernel, about 20× slower per subset)
 EXHAUSTIVE_BUDGET_WIDE = 25_000_000
 KINDS = ("structural", "exhaustive", "probabilistic")
 #: extra kind for decodability only: too many N-subsets to check or bound; the master checks the set it picks
@@ -126,7 +126,7 @@ def union_bound(n_total: int, k: int, degree: int, p: int) -> Fraction:
 
 def exhaustive_budget(p: int) -> int:
     """Work allowed for one exhaustive check (k³ units summed over subsets) at prime p."""
-    return EXHAUSTIVE_BUDGET if HAVE_NUMBA and p < NUMBA_P_LIMIT else EXHAUSTIVE_BUDGET_WIDE
+    return EXHAUSTIVE_BUDGET if HAVE_NUMBA else EXHAUSTIVE_BUDGET_WIDE
 
 
 def _bits(eps: Fraction) -> float:

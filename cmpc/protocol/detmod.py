@@ -11,9 +11,13 @@ determinant under hypothesis):
   row below becomes ``row·piv − pivot_row·a_rc``. That multiplies the determinant by ``piv`` once per
   modified row, so det M = ± Π_c U_cc / Π_c U_cc^{k−1−c} (U the final triangle), one inverse at the end.
   Products go through :meth:`cmpc.field.PrimeField.raw_mul`, exact for every p < 2^63.
-* a numba kernel (p < 2^31: every product of two residues is below 2^62, exact in int64) that walks all
-  C(n, k) subsets in lexicographic order inside compiled code, stops at the first singular one and needs
-  no memory per subset. For p ≥ 2^31 the scan feeds chunks of subsets to :func:`det_mod_p` instead.
+* numba kernels that walk all C(n, k) subsets in lexicographic order inside compiled code, stop at the first
+  singular one and need no memory per subset. For p < 2^31 every product of two residues is below 2^62,
+  exact in int64. For 2^31 ≤ p < 2^63 products go through Montgomery multiplication in uint64
+  (mont(a, b) = a·b·2^-64 mod p, the 128-bit product from four 32-bit halves): the elimination step
+  becomes (piv·row − f·pivot_row)·2^-64, a non-zero multiple of the plain step, so singularity is decided
+  exactly without converting into Montgomery form. Without numba the scan feeds chunks of subsets to
+  :func:`det_mod_p`.
 
 Measured speed: see ``docs/certificates.md`` (``python benchmarks/certificates.py``).
 """
@@ -128,6 +132,74 @@ if HAVE_NUMBA:
                 idx[j] = idx[j - 1] + 1
 
 
+if HAVE_NUMBA:
+
+    @njit(cache=True, nogil=True, inline="always")
+    def _mont(a: np.uint64, b: np.uint64, p: np.uint64, pinv: np.uint64) -> np.uint64:  # pragma: no cover
+        mask = np.uint64(0xFFFFFFFF)
+        s32 = np.uint64(32)
+        a0, a1, b0, b1 = a & mask, a >> s32, b & mask, b >> s32
+        p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
+        mid = (p00 >> s32) + (p01 & mask) + (p10 & mask)
+        hi = p11 + (p01 >> s32) + (p10 >> s32) + (mid >> s32)
+        lo = (mid << s32) | (p00 & mask)
+        m = lo * pinv  # mod 2^64
+        m0, m1, q0, q1 = m & mask, m >> s32, p & mask, p >> s32
+        r00, r01, r10, r11 = m0 * q0, m0 * q1, m1 * q0, m1 * q1
+        mid2 = (r00 >> s32) + (r01 & mask) + (r10 & mask)
+        mhi = r11 + (r01 >> s32) + (r10 >> s32) + (mid2 >> s32)
+        # lo + m·p ≡ 0 (mod 2^64): the low words carry exactly when lo != 0
+        u = hi + mhi + (np.uint64(1) if lo != np.uint64(0) else np.uint64(0))
+        return u - p if u >= p else u
+
+    @njit(cache=True, nogil=True)
+    def _singular_wide(a: np.ndarray, k: int, p: np.uint64, pinv: np.uint64) -> bool:  # pragma: no cover
+        zero = np.uint64(0)
+        for c in range(k):
+            r = c
+            while r < k and a[r, c] == zero:
+                r += 1
+            if r == k:
+                return True
+            if r != c:
+                for j in range(c, k):
+                    tmp = a[c, j]
+                    a[c, j] = a[r, j]
+                    a[r, j] = tmp
+            piv = a[c, c]
+            for r in range(c + 1, k):
+                f = a[r, c]
+                if f == zero:
+                    continue
+                for j in range(c, k):
+                    x = _mont(a[r, j], piv, p, pinv)
+                    y = _mont(a[c, j], f, p, pinv)
+                    a[r, j] = x - y if x >= y else x + (p - y)
+        return False
+
+    @njit(cache=True, nogil=True)
+    def _scan_wide(table: np.ndarray, k: int, p: np.uint64, pinv: np.uint64) -> tuple[np.ndarray, int]:
+        n = table.shape[0]  # pragma: no cover - compiled
+        idx = np.arange(k)
+        a = np.empty((k, k), dtype=np.uint64)
+        count = 0
+        while True:
+            for i in range(k):
+                for j in range(k):
+                    a[i, j] = table[idx[i], j]
+            count += 1
+            if _singular_wide(a, k, p, pinv):
+                return idx.copy(), count
+            i = k - 1
+            while i >= 0 and idx[i] == n - k + i:
+                i -= 1
+            if i < 0:
+                return idx[:0].copy(), count
+            idx[i] += 1
+            for j in range(i + 1, k):
+                idx[j] = idx[j - 1] + 1
+
+
 def power_table(points: np.ndarray, exponents: list[int], p: int) -> np.ndarray:
     """``T[n, w] = points[n] ** exponents[w] mod p`` (int64)."""
     return PrimeField(p).raw_vandermonde(np.asarray(points, dtype=np.int64), list(exponents))
@@ -148,6 +220,10 @@ def first_singular_subset(
     table = power_table(points, exponents, p)
     if HAVE_NUMBA and p < NUMBA_P_LIMIT:
         idx, count = _scan_kernel(table, k, p)
+        return (tuple(int(i) for i in idx) if idx.size else None), int(count)
+    if HAVE_NUMBA:
+        pinv = (-pow(p, -1, 1 << 64)) % (1 << 64)
+        idx, count = _scan_wide(table.astype(np.uint64), k, np.uint64(p), np.uint64(pinv))
         return (tuple(int(i) for i in idx) if idx.size else None), int(count)
     count = 0
     combos = itertools.combinations(range(n), k)
