@@ -379,3 +379,43 @@ def test_search_beats_age_for_s3_t4_z3() -> None:
     assert (c.n_workers, codes.make("age", s=3, t=4, z=3).n_workers) == (73, 74)
     assert c.params["theta"] == 13
     assert independent_valid(c)
+
+
+# -- structural AGE and bounded work (issues 11 and 13) ------------------------------------------------
+@pytest.mark.parametrize("s,t,z", [(2, 2, 3), (3, 3, 6), (2, 4, 7), (1, 3, 2), (4, 4, 9)])
+def test_age_structural_lambda_has_consecutive_secrets(s: int, t: int, z: int) -> None:
+    from cmpc.codes.age import age_code_for_lambda, structural_lambda
+
+    code = codes.make("age", s=s, t=t, z=z, structural=True)
+    lam = code.params["lambda"]
+    assert lam in (0, z) and lam == structural_lambda(s, t, z)
+    assert code.params["structural"] is True
+    for secrets in (code.secret_a, code.secret_b):
+        e = sorted(secrets)
+        assert e == list(range(e[0], e[0] + z))
+    best = codes.make("age", s=s, t=t, z=z)
+    assert code.n_workers == min(age_code_for_lambda(s, t, z, 0).n_workers,
+                                 age_code_for_lambda(s, t, z, z).n_workers) >= best.n_workers
+    assert best.params["structural"] == (best.params["lambda"] in (0, z))
+
+
+def test_age_structural_and_lam_conflict() -> None:
+    with pytest.raises(ParameterError):
+        codes.make("age", s=2, t=2, z=2, structural=True, lam=1)
+    with pytest.raises(ParameterError):
+        codes.make("age", s=2, t=2, z=2, structural="yes")
+
+
+@pytest.mark.parametrize("name,s,t,z", [("age", 2, 2, 1000), ("polydot", 2, 2, 513), ("age", 30, 30, 1),
+                                        ("search", 2, 2, 65), ("gasp", 1, 40, 510)])
+def test_bounded_work_refuses_large_parameters(name: str, s: int, t: int, z: int) -> None:
+    t0 = time.perf_counter()
+    with pytest.raises(ParameterError, match="bounded"):
+        codes.make(name, s=s, t=t, z=z)
+    assert time.perf_counter() - t0 < 5
+
+
+def test_search_seconds_bounded() -> None:
+    for bad in (float("nan"), float("inf"), 601, 0):
+        with pytest.raises(ParameterError):
+            codes.make("search", s=1, t=1, z=1, seconds=bad)
