@@ -86,54 +86,6 @@ def det_mod_p(mats: np.ndarray, p: int) -> np.ndarray:
 
 if HAVE_NUMBA:
 
-    @njit(cache=True, nogil=True)
-    def _singular_inplace(a: np.ndarray, k: int, p: int) -> bool:  # pragma: no cover - compiled
-        for c in range(k):
-            r = c
-            while r < k and a[r, c] == 0:
-                r += 1
-            if r == k:
-                return True
-            if r != c:
-                for j in range(c, k):
-                    tmp = a[c, j]
-                    a[c, j] = a[r, j]
-                    a[r, j] = tmp
-            piv = a[c, c]
-            for r in range(c + 1, k):
-                f = a[r, c]
-                if f == 0:
-                    continue  # the row is not touched: only singularity matters here
-                for j in range(c, k):
-                    v = (a[r, j] * piv) % p - (a[c, j] * f) % p
-                    a[r, j] = v + p if v < 0 else v
-        return False
-
-    @njit(cache=True, nogil=True)
-    def _scan_kernel(table: np.ndarray, k: int, p: int) -> tuple[np.ndarray, int]:  # pragma: no cover
-        n = table.shape[0]
-        idx = np.arange(k)
-        a = np.empty((k, k), dtype=np.int64)
-        count = 0
-        while True:
-            for i in range(k):
-                for j in range(k):
-                    a[i, j] = table[idx[i], j]
-            count += 1
-            if _singular_inplace(a, k, p):
-                return idx.copy(), count
-            i = k - 1
-            while i >= 0 and idx[i] == n - k + i:
-                i -= 1
-            if i < 0:
-                return idx[:0].copy(), count
-            idx[i] += 1
-            for j in range(i + 1, k):
-                idx[j] = idx[j - 1] + 1
-
-
-if HAVE_NUMBA:
-
     @njit(cache=True, nogil=True, inline="always")
     def _mont(a: np.uint64, b: np.uint64, p: np.uint64, pinv: np.uint64) -> np.uint64:  # pragma: no cover
         mask = np.uint64(0xFFFFFFFF)
@@ -153,8 +105,11 @@ if HAVE_NUMBA:
         return u - p if u >= p else u
 
     @njit(cache=True, nogil=True)
-    def _singular_wide(a: np.ndarray, k: int, p: np.uint64, pinv: np.uint64) -> bool:  # pragma: no cover
-        zero = np.uint64(0)
+    def _singular(a: np.ndarray, k: int, p: np.uint64, pinv: np.uint64, wide: bool) -> bool:
+        """Fraction-free elimination of the uint64 matrix ``a`` in place; True when singular. Products are
+        plain (p < 2^31: below 2^62) or Montgomery (``wide``); either way each step replaces a row by a
+        non-zero multiple of piv·row − f·pivot_row, which keeps (non-)singularity."""
+        zero = np.uint64(0)  # pragma: no cover - compiled
         for c in range(k):
             r = c
             while r < k and a[r, c] == zero:
@@ -170,16 +125,22 @@ if HAVE_NUMBA:
             for r in range(c + 1, k):
                 f = a[r, c]
                 if f == zero:
-                    continue
+                    continue  # the row is not touched: only singularity matters here
                 for j in range(c, k):
-                    x = _mont(a[r, j], piv, p, pinv)
-                    y = _mont(a[c, j], f, p, pinv)
+                    if wide:
+                        x = _mont(a[r, j], piv, p, pinv)
+                        y = _mont(a[c, j], f, p, pinv)
+                    else:
+                        x = (a[r, j] * piv) % p
+                        y = (a[c, j] * f) % p
                     a[r, j] = x - y if x >= y else x + (p - y)
         return False
 
     @njit(cache=True, nogil=True)
-    def _scan_wide(table: np.ndarray, k: int, p: np.uint64, pinv: np.uint64) -> tuple[np.ndarray, int]:
-        n = table.shape[0]  # pragma: no cover - compiled
+    def _scan(
+        table: np.ndarray, k: int, p: np.uint64, pinv: np.uint64, wide: bool
+    ) -> tuple[np.ndarray, int]:  # pragma: no cover - compiled
+        n = table.shape[0]
         idx = np.arange(k)
         a = np.empty((k, k), dtype=np.uint64)
         count = 0
@@ -188,7 +149,7 @@ if HAVE_NUMBA:
                 for j in range(k):
                     a[i, j] = table[idx[i], j]
             count += 1
-            if _singular_wide(a, k, p, pinv):
+            if _singular(a, k, p, pinv, wide):
                 return idx.copy(), count
             i = k - 1
             while i >= 0 and idx[i] == n - k + i:
@@ -218,12 +179,10 @@ def first_singular_subset(
     if k == 0 or k > n:
         return None, 0
     table = power_table(points, exponents, p)
-    if HAVE_NUMBA and p < NUMBA_P_LIMIT:
-        idx, count = _scan_kernel(table, k, p)
-        return (tuple(int(i) for i in idx) if idx.size else None), int(count)
     if HAVE_NUMBA:
-        pinv = (-pow(p, -1, 1 << 64)) % (1 << 64)
-        idx, count = _scan_wide(table.astype(np.uint64), k, np.uint64(p), np.uint64(pinv))
+        wide = p >= NUMBA_P_LIMIT
+        pinv = (-pow(p, -1, 1 << 64)) % (1 << 64) if wide else 0
+        idx, count = _scan(table.astype(np.uint64), k, np.uint64(p), np.uint64(pinv), wide)
         return (tuple(int(i) for i in idx) if idx.size else None), int(count)
     count = 0
     combos = itertools.combinations(range(n), k)
