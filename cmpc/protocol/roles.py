@@ -46,6 +46,7 @@ from ..errors import (
 from ..field import PrimeField
 from ..rand import RandomSource, resolve
 from . import messages as msg
+from .certificate import InvalidSessionError
 from .session import MASTER, SOURCE_A, SOURCE_B, Session, decoding_rows, worker_id
 
 Outgoing = list[tuple[str, msg.Message]]
@@ -150,6 +151,10 @@ class Role:
     party: str
 
     def __init__(self, session: Session, rng: RandomSource | None = None) -> None:
+        # refuse an invalid session before anything is shared (InvalidSessionError names the reason)
+        if not isinstance(session, Session):
+            raise InvalidSessionError(f"a role needs a Session, got {type(session).__name__}")
+        session.validate()
         self.session = session
         self.field = session.field()
         self.rng = resolve(rng)
