@@ -12,6 +12,7 @@ from cmpc.errors import FieldRangeError, ShapeError
 from cmpc.field import PrimeField
 from private_mdi.errors import OverflowRiskError, ParameterError
 from private_mdi.fixedpoint import (
+    CALIBRATION_MARGIN,
     DEFAULT_PRIMES,
     DenseLayer,
     analyse_ranges,
@@ -153,8 +154,10 @@ def test_analysis_shape_and_argument_errors() -> None:
         analyse_ranges([(np.zeros((3, 2)), None), (np.zeros((2, 4)), None)], P31, 8, input_bound=1.0)
     with pytest.raises(ShapeError):
         analyse_ranges([(np.zeros((3, 2)), np.zeros(2))], P31, 8, input_bound=1.0)
-    with pytest.raises(ParameterError):
-        analyse_ranges([(np.zeros((3, 2)), None)], P31, 8)  # neither bound nor calibration
+    with pytest.raises(ParameterError):  # both a bound and calibration
+        analyse_ranges([(np.zeros((3, 2)), None)], P31, 8, input_bound=1.0, calibration=np.zeros((5, 2)))
+    default = analyse_ranges([(np.zeros((3, 2)), None)], P31, 8)  # neither: |x| <= 8
+    assert [int(v) for v in default.input_hi] == [8 * 2**8] * 2
     with pytest.raises(ShapeError):
         analyse_ranges([(np.zeros((3, 2)), None)], P31, 8, calibration=np.zeros((5, 3)))
     with pytest.raises(ParameterError):
@@ -166,13 +169,17 @@ def test_calibration_box_and_check_input() -> None:
     cal = npr.uniform(0, 1, (50, 6))
     layers = [(npr.normal(0, 0.5, (4, 6)), np.zeros(4)), (npr.normal(0, 0.5, (3, 4)), np.zeros(3))]
     rep = analyse_ranges(layers, P31, 8, calibration=cal)
-    assert [int(v) for v in rep.input_lo] == encode(cal.min(axis=0), P31, 8).tolist()
+    lo, hi = cal.min(axis=0), cal.max(axis=0)
+    widened = lo - CALIBRATION_MARGIN * np.maximum(hi - lo, np.median(hi - lo))
+    assert [int(v) for v in rep.input_lo] == to_signed(encode(widened, P31, 8), P31).tolist()
+    assert rep.input_range is not None and "calibration" in rep.input_range.origin
     check_input(encode(cal[3], P31, 8), rep)  # inside the box: no error
     x = cal[0].copy()
     x[2] = 5.0
     with pytest.raises(OverflowRiskError) as exc:
         check_input(encode(x, P31, 8), rep)
-    assert exc.value.layer == "input" and "feature 2" in str(exc.value)
+    assert exc.value.layer == "input" and "feature 2 = 5 " in str(exc.value)
+    assert "calibration=" in str(exc.value) and "input_bound=" in str(exc.value)
 
 
 def test_choose_parameters_prefers_small_prime_then_large_f() -> None:
