@@ -133,7 +133,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
         if dtype.hasobject or dtype.kind not in "biufU" or dtype.subdtype is not None or dtype.names:
             raise ValueError(f"array dtype {dtype} is not allowed (numbers, booleans or strings only)")
         if len(shape) > 4 or any((not isinstance(d, int)) or d < 0 or d > MAX_MEMBER_BYTES for d in shape):
-            raise ValueError(f"array shape {shape} is not allowed")
+            raise ValueError(f"its header claims shape {shape}, beyond the limits (at most 4 dimensions)")
         count = 1
         for d in shape:
             count *= d
