@@ -15,6 +15,9 @@ from private_mdi.fixedpoint import (
     CALIBRATION_MARGIN,
     DEFAULT_PRIMES,
     DenseLayer,
+    InputRange,
+    InputRangeError,
+    InputRangeWarning,
     analyse_ranges,
     check_input,
     choose_parameters,
@@ -210,3 +213,74 @@ def test_choose_parameters_failure_and_bad_arguments() -> None:
         choose_parameters([(np.ones((2, 2), dtype=np.int64), None)], input_bound=1.0)
     with pytest.raises(ParameterError):
         choose_parameters([(np.ones((2, 2)), None)], input_bound=1.0, f_range=(12, 8))
+
+
+# -- input ranges (issue 14) ---------------------------------------------------------------------
+def _splits(loader: str, seeds: int, scale: bool):  # type: ignore[no-untyped-def]
+    from sklearn import datasets
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    x, _ = getattr(datasets, loader)(return_X_y=True)
+    for seed in range(seeds):
+        tr, te = train_test_split(x, test_size=0.25, random_state=seed)
+        if scale:
+            sc = StandardScaler().fit(tr)
+            tr, te = sc.transform(tr), sc.transform(te)
+        yield tr, te
+
+
+@pytest.mark.parametrize("loader", ["load_breast_cancer", "load_iris", "load_wine", "load_digits"])
+@pytest.mark.parametrize("scale", [False, True])
+def test_calibration_margin_on_held_out_data(loader: str, scale: bool) -> None:
+    refused = total = refused_bare = 0
+    for tr, te in _splits(loader, 50, scale):
+        box = InputRange.from_calibration(tr)
+        bare = InputRange.from_calibration(tr, margin=0.0)
+        refused += int(((te < box.low) | (te > box.high)).any(axis=1).sum())
+        refused_bare += int(((te < bare.low) | (te > bare.high)).any(axis=1).sum())
+        total += len(te)
+    if loader == "load_digits" and scale:
+        assert refused <= 10  # near-constant pixels standardized by a tiny deviation (module docstring)
+    else:
+        assert refused == 0
+    if loader in ("load_breast_cancer", "load_wine"):
+        assert refused_bare > 0  # negative control: the bare training range does refuse test rows
+
+
+def test_default_range_covers_standardized_data_and_picks_a_larger_prime_when_needed() -> None:
+    npr = np.random.default_rng(5)
+    layers = [(npr.normal(0, 0.3, (16, 8)), np.zeros(16)), (npr.normal(0, 0.3, (3, 16)), np.zeros(3))]
+    got = choose_parameters(layers)
+    assert got.report.input_range is not None
+    assert got.report.input_range.low.max() <= -8 and got.report.input_range.high.min() >= 8
+    x = npr.normal(size=(500, 8))
+    x = (x - x.mean(0)) / x.std(0)
+    got.report.input_range.check(x)  # standardized rows pass
+    wide = [(npr.normal(0, 40.0, (64, 256)), np.zeros(64)), (npr.normal(0, 40.0, (10, 64)), np.zeros(10))]
+    assert choose_parameters(wide).p > P31
+
+
+def test_input_range_errors_speak_user_units_and_clip_warns() -> None:
+    box = InputRange.from_bound(3, 1.0)
+    with pytest.raises(InputRangeError) as exc:
+        box.check(np.array([[0.0, -1.245, 0.0]]))
+    msg = str(exc.value)
+    assert "feature 1 = -1.245" in msg and "[-1, 1]" in msg
+    assert "calibration=" in msg and "input_bound=" in msg and "clip" in msg
+    assert isinstance(exc.value, OverflowRiskError) and exc.value.layer == "input"
+    x = np.array([[0.5, -3.0, 2.0], [0.1, 0.2, 0.3]])
+    with pytest.warns(InputRangeWarning, match="1 of 2 input rows were clipped"):
+        clipped = box.apply(x, "clip")
+    np.testing.assert_array_equal(clipped, [[0.5, -1.0, 1.0], [0.1, 0.2, 0.3]])
+    np.testing.assert_array_equal(box.apply(x[1:], "raise"), x[1:])
+    with pytest.raises(ParameterError, match="on_out_of_range"):
+        box.apply(x, "ignore")
+    with pytest.raises(ParameterError):
+        InputRange.from_bound(3, float("nan"))
+    with pytest.raises(ParameterError):
+        InputRange.from_calibration(np.array([[np.inf, 0.0, 0.0]]))
+    with pytest.raises(ShapeError):
+        box.check(np.zeros((2, 4)))
+    with pytest.raises(InputRangeError):
+        box.check(np.array([np.nan, 0.0, 0.0]))
