@@ -11,15 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx  # the test extra installs onnx and onnxruntime
+import onnxruntime as ort
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-
-from private_mdi.errors import ParameterError, UnsupportedModelError  # noqa: E402
-from private_mdi.fixedpoint import choose_parameters  # noqa: E402
-from private_mdi.nn import Model  # noqa: E402
+from private_mdi.errors import ParameterError, UnsupportedModelError
+from private_mdi.fixedpoint import choose_parameters
+from private_mdi.nn import Model
 
 RTOL = ATOL = 1e-4
 G = np.random.default_rng(7)
