@@ -26,8 +26,22 @@ from .layers import Dense, Layer, MaxPool2d, ReLU
 __all__ = ["LinearLayer", "QuantizedLayer", "build_linear", "compose_dense", "quantize", "range_layers"]
 
 
+class _Affine:
+    """Shape of an affine map with ``weight`` of shape (out, in)."""
+
+    weight: np.ndarray
+
+    @property
+    def in_dim(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def out_dim(self) -> int:
+        return int(self.weight.shape[0])
+
+
 @dataclass(frozen=True)
-class LinearLayer:
+class LinearLayer(_Affine):
     """Linear layer ℓ (1-based) as its dense-equivalent affine map ``x ↦ W x + b`` (float64).
 
     ``relu_after`` is False only for the last one. ``source`` names the model layers it was built from.
@@ -42,21 +56,13 @@ class LinearLayer:
     pool: np.ndarray | None = None  # (windows, window size) indices into this layer's outputs
 
     @property
-    def in_dim(self) -> int:
-        return int(self.weight.shape[1])
-
-    @property
-    def out_dim(self) -> int:
-        return int(self.weight.shape[0])
-
-    @property
     def relu_out_dim(self) -> int:
         """Values after the ReLU (and max pooling, if any): the next layer's input size."""
         return self.out_dim if self.pool is None else int(self.pool.shape[0])
 
 
 @dataclass(frozen=True)
-class QuantizedLayer:
+class QuantizedLayer(_Affine):
     """Linear layer ℓ in fixed point: signed integer ``Ŵ = round(W·2^f)``, ``β̂ = round(b·2^{2f})``."""
 
     index: int
@@ -65,14 +71,6 @@ class QuantizedLayer:
     relu_after: bool
     frac_bits: int
     pool: np.ndarray | None = None  # max-pooling windows after the ReLU (indices into the outputs)
-
-    @property
-    def in_dim(self) -> int:
-        return int(self.weight.shape[1])
-
-    @property
-    def out_dim(self) -> int:
-        return int(self.weight.shape[0])
 
     def weight_mod(self, p: int) -> np.ndarray:
         """``Ŵ mod p`` as int64 in [0, p)."""
