@@ -284,3 +284,26 @@ def test_input_range_errors_speak_user_units_and_clip_warns() -> None:
         box.check(np.zeros((2, 4)))
     with pytest.raises(InputRangeError):
         box.check(np.array([np.nan, 0.0, 0.0]))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("loader", ["load_breast_cancer", "load_wine"])
+def test_issue_14_scenario_calibrated_mlp_accepts_held_out_rows(loader: str) -> None:
+    """MLPClassifier on standardized data, calibration=X_train: every test row passes and the
+    fixed-point labels equal the float labels (the failure reported in issue 14)."""
+    from sklearn import datasets
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+
+    from private_mdi.nn import Model
+
+    tr, te = next(_splits(loader, 1, True))
+    _, y = getattr(datasets, loader)(return_X_y=True)
+    y_tr, _ = train_test_split(y, test_size=0.25, random_state=0)  # same split as _splits(seed 0)
+    model = Model.from_sklearn(MLPClassifier((16,), max_iter=300, random_state=0).fit(tr, y_tr))
+    chosen = choose_parameters(model.range_layers(), tr)
+    assert chosen.report.input_range is not None
+    chosen.report.input_range.check(te)  # no InputRangeError
+    x_hat = model.encode(te, chosen.f, chosen.p)
+    check_input(x_hat, chosen.report)
+    np.testing.assert_array_equal(model.reference_predict(te, chosen.f, chosen.p), model.predict(te))
