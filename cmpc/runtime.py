@@ -48,8 +48,10 @@ __all__ = [
     "Deferred",
     "RoleLike",
     "RoleThread",
+    "Sequential",
     "Transcript",
     "expecting",
+    "first_error",
     "run_role",
     "run_sequential",
     "run_threads",
@@ -113,20 +115,27 @@ def run_role(
     timeout: float,
     stop: threading.Event | None = None,
     start: bool = True,
+    until: Callable[[], bool] | None = None,
+    poll: Callable[[], None] | None = None,
 ) -> Any:
     """Run ``role`` over ``transport`` until ``role.done`` (or ``stop`` is set); returns ``role.result``.
 
     ``timeout`` bounds *silence* while the role is expecting a message (see the module docstring). A
     disconnect reported by the transport (a ``TransportError`` naming a peer) goes to the role's
     ``on_timeout`` when it has one, else it is raised at once.
-    ``start=False`` skips ``role.start()`` (the caller already sent it).
+    ``start=False`` skips ``role.start()`` (the caller already sent it). ``until`` replaces the ``done``
+    test (an orchestrator runs one operation at a time); ``poll()`` is called at least every 0.25 s and
+    may raise (e.g. the error of a server thread or process, the root cause of a silence).
     """
     check_timeout("timeout", timeout)
     party = getattr(transport, "party", "?")
     if start:
         send_all(transport, codec, role.start())
     last = time.monotonic()
-    while not role.done and not (stop is not None and stop.is_set()):
+    finished = until if until is not None else (lambda: bool(role.done))
+    while not finished() and not (stop is not None and stop.is_set()):
+        if poll is not None:
+            poll()
         waiting = expecting(role)
         wait = _SLICE if not waiting else max(0.0, min(_SLICE, last + timeout - time.monotonic()))
         try:
@@ -184,6 +193,61 @@ class _Tracked(Transport):
         return self.inner.recv(timeout=timeout)
 
 
+class Sequential:
+    """A deterministic single-thread run over a :class:`~cmpc.net.memory.MemoryNetwork` that can be
+    continued: an orchestrator :meth:`send` s and :meth:`run` s one operation after another.
+
+    ``roles`` maps party names (parties of ``network``) to roles. ``wrap(name, transport)`` puts fault
+    wrappers around each party's transport. Frames are delivered one at a time in global send order
+    (FIFO). When nothing is in flight: held frames of :class:`Deferred` wrappers are released one by one;
+    then the role named ``on_idle`` gets ``on_timeout()``; otherwise :class:`DeadlockError`.
+    """
+
+    def __init__(self, roles: Mapping[str, Any], network: MemoryNetwork, codec: Codec, *,
+                 wrap: Callable[[str, Transport], Transport] | None = None,
+                 transcript: Transcript | None = None) -> None:
+        self.roles, self.codec = roles, codec
+        self._order: deque[str] = deque()
+        self._base = {name: network.transport(name) for name in roles}
+        self.transports: dict[str, Transport] = {}
+        for name in roles:
+            t: Transport = _Tracked(self._base[name], self._order, transcript)
+            self.transports[name] = wrap(name, t) if wrap is not None else t
+
+    def send(self, name: str, outgoing: Iterable[tuple[str, Any]]) -> None:
+        """Send ``outgoing`` as party ``name``."""
+        send_all(self.transports[name], self.codec, outgoing)
+
+    def start(self) -> None:
+        """Send every role's ``start()`` in mapping order."""
+        for name, role in self.roles.items():
+            self.send(name, role.start())
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._order)
+
+    def run(self, until: Callable[[], bool], *, on_idle: str | None = None) -> None:
+        """Deliver frames until ``until()`` is true."""
+        while not until():
+            if not self._order:
+                if any(isinstance(t, Deferred) and t.release() for t in self.transports.values()):
+                    continue
+                if on_idle is not None and on_idle in self.roles:
+                    self.send(on_idle, self.roles[on_idle].on_timeout())
+                    continue
+                waiting = sorted(n for n, r in self.roles.items() if expecting(r))
+                raise DeadlockError(
+                    f"nothing in flight, but {', '.join(waiting) or 'the caller'} still waits"
+                )
+            dst = self._order.popleft()
+            sender, frame = self._base[dst].recv(timeout=0)
+            role = self.roles[dst]
+            if not getattr(self.transports[dst], "alive", True) or role.done:
+                continue
+            self.send(dst, role.handle(sender, self.codec.decode(sender, frame)))
+
+
 def run_sequential(
     roles: Mapping[str, Any],
     network: MemoryNetwork,
@@ -192,45 +256,14 @@ def run_sequential(
     until: Callable[[], bool],
     wrap: Callable[[str, Transport], Transport] | None = None,
     on_idle: str | None = None,
-    start: bool = True,
     transcript: Transcript | None = None,
-    initial: Mapping[str, Outgoing] | None = None,
 ) -> dict[str, Transport]:
-    """Deliver frames one at a time in send order, in this thread, until ``until()`` is true.
-
-    ``roles`` maps party names (parties of ``network``) to roles; ``start()`` of each is sent first in
-    mapping order (``start=False``: not called), then ``initial`` (messages an orchestrator begins with).
-    ``wrap(name, transport)`` puts fault wrappers around each party's transport. When nothing is in
-    flight: held frames of :class:`Deferred` wrappers are released one by one; then the role named
-    ``on_idle`` gets ``on_timeout()``; otherwise :class:`DeadlockError`. Returns the parties' transports.
-    """
-    order: deque[str] = deque()
-    base = {name: network.transport(name) for name in roles}
-    transports: dict[str, Transport] = {}
-    for name in roles:
-        t: Transport = _Tracked(base[name], order, transcript)
-        transports[name] = wrap(name, t) if wrap is not None else t
-    if start:
-        for name, role in roles.items():
-            send_all(transports[name], codec, role.start())
-    for name, out in (initial or {}).items():
-        send_all(transports[name], codec, out)
-    while not until():
-        if not order:
-            if any(isinstance(t, Deferred) and t.release() for t in transports.values()):
-                continue
-            if on_idle is not None and on_idle in roles:
-                send_all(transports[on_idle], codec, roles[on_idle].on_timeout())
-                continue
-            waiting = sorted(n for n, r in roles.items() if expecting(r))
-            raise DeadlockError(f"nothing in flight, but {', '.join(waiting) or 'the caller'} still waits")
-        dst = order.popleft()
-        sender, frame = base[dst].recv(timeout=0)
-        role = roles[dst]
-        if not getattr(transports[dst], "alive", True) or role.done:
-            continue
-        send_all(transports[dst], codec, role.handle(sender, codec.decode(sender, frame)))
-    return transports
+    """Every role's ``start()`` (in mapping order), then :meth:`Sequential.run` until ``until()``;
+    returns the parties' transports (see :class:`Sequential`)."""
+    seq = Sequential(roles, network, codec, wrap=wrap, transcript=transcript)
+    seq.start()
+    seq.run(until, on_idle=on_idle)
+    return seq.transports
 
 
 class RoleThread:
