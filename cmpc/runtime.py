@@ -94,7 +94,10 @@ def expecting(role: Any) -> bool:
 
 
 def send_all(transport: Transport, codec: Codec, outgoing: Iterable[tuple[str, Any]]) -> None:
-    """Encode and send every ``(peer, message)`` in order, metered under the codec's phase."""
+    """Encode and send every ``(peer, message)`` in order, metered under the codec's phase.
+
+    ``outgoing`` may be a generator: each message is sent as soon as it is produced (a role that computes
+    a long series of messages streams them instead of sending them all at the end)."""
     for dst, message in outgoing:
         transport.send(dst, codec.encode(message), phase=codec.phase(message))
 
@@ -153,8 +156,8 @@ def run_role(
                 send_all(transport, codec, _on_silence(role, party, timeout))
                 last = time.monotonic()
             continue
-        last = time.monotonic()
         send_all(transport, codec, role.handle(sender, codec.decode(sender, frame)))
+        last = time.monotonic()  # our own computing is not a peer's silence
     return getattr(role, "result", None)
 
 

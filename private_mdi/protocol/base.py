@@ -4,7 +4,7 @@ and the server behaviour (reactive, never expecting; a failure becomes an :class
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,9 +15,11 @@ from cmpc.rand import RandomSource, resolve
 from . import messages as m
 from .spec import CLIENT, SessionSpec
 
-__all__ = ["Outgoing", "RoleBase", "ServerRole"]
+__all__ = ["Outgoing", "Reply", "RoleBase", "ServerRole"]
 
 Outgoing = list[tuple[str, m.Message]]
+#: what ``handle`` returns: a list, or a generator that the driver sends from as it produces (streaming)
+Reply = Iterable[tuple[str, m.Message]]
 
 
 class RoleBase:
@@ -59,7 +61,7 @@ class ServerRole(RoleBase):
         self.stats_extra: Callable[[], dict[str, Any]] | None = None
         self.error: BaseException | None = None
 
-    def handle(self, sender: str, message: m.Message) -> Outgoing:
+    def handle(self, sender: str, message: m.Message) -> Reply:
         if isinstance(message, m.Shutdown):
             if sender != CLIENT:
                 raise ProtocolError(f"{self.name}: Shutdown from {sender}")
@@ -76,7 +78,7 @@ class ServerRole(RoleBase):
             self.error, self.done = exc, True
             return [(CLIENT, m.Abort.with_json({"type": type(exc).__name__, "message": str(exc)}))]
 
-    def serve(self, sender: str, message: m.Message) -> Outgoing:
+    def serve(self, sender: str, message: m.Message) -> Reply:
         raise ProtocolError(f"{self.name}: unexpected {type(message).__name__} from {sender}")
 
     def stats(self) -> dict[str, Any]:

@@ -17,6 +17,8 @@ The cloud stores nothing per inference beyond the chunk in progress (its s_ℓ u
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +32,7 @@ from ..keyagreement import KeyAgreementKey, decode_public_key, encode_public_key
 from ..ot import OTSender
 from ..paillier import PublicKey, RandomizerPool, owner_respond
 from . import messages as m
-from .base import Outgoing, ServerRole
+from .base import Outgoing, Reply, ServerRole
 from .layout import batch_plan, correlation_params, labels_to_rows, relu_circuit, transfer_id
 from .spec import CLIENT, SessionSpec
 
@@ -75,7 +77,7 @@ class Cloud(ServerRole):
         self.ot: OTSender | None = None
         self._chunks: dict[int, _Chunk] = {}
 
-    def serve(self, sender: str, message: m.Message) -> Outgoing:
+    def serve(self, sender: str, message: m.Message) -> Reply:
         if sender != CLIENT:
             raise ProtocolError(f"cloud: unexpected {type(message).__name__} from {sender}")
         if isinstance(message, m.PaillierKey):
@@ -115,7 +117,7 @@ class Cloud(ServerRole):
                 return chunk
         raise ProtocolError(f"cloud: request for inference {inference} outside every announced chunk")
 
-    def _respond(self, message: m.EncMasks) -> Outgoing:
+    def _respond(self, message: m.EncMasks) -> Reply:
         spec, ell, cf = self.spec, message.layer, message.inference
         if self.public is None:
             raise ProtocolError("cloud: masks before the Paillier key")
@@ -139,17 +141,16 @@ class Cloud(ServerRole):
         out: Outgoing = [(CLIENT, m.EncCorrelation(cf, ell, reply.to_bytes(), want))]
         if not chunk.pending:
             del self._chunks[chunk.first]
-            out += self._finish(chunk)
+            return itertools.chain(out, self._finish(chunk))
         return out
 
-    def _finish(self, chunk: _Chunk) -> Outgoing:
-        """s-vectors to the hosts, then the garbled ReLUs, b-wire keys and OT sender messages."""
+    def _finish(self, chunk: _Chunk) -> Iterator[tuple[str, m.Message]]:
+        """s-vectors to the hosts, then the garbled ReLUs, b-wire keys and OT sender messages, produced
+        one inference at a time (a generator: the driver sends each as soon as it is garbled)."""
         spec, p = self.spec, self.spec.p
         assert self.ot is not None
-        out: Outgoing = [
-            (spec.host(ell), m.SShare.vector(chunk.first, ell, chunk.s[ell], p, chunk.count))
-            for ell in range(1, spec.layers + 1)
-        ]
+        for ell in range(1, spec.layers + 1):
+            yield spec.host(ell), m.SShare.vector(chunk.first, ell, chunk.s[ell], p, chunk.count)
         for ell in range(1, spec.layers):
             circuit = relu_circuit(spec, ell)
             sl_a, sl_r = circuit.input_slice("a"), circuit.input_slice("r")
@@ -162,12 +163,11 @@ class Cloud(ServerRole):
                     enc = g.encoder
                     tables = join_parts([g.garbled.to_bytes(), g.decoder.to_bytes()])
                     bkeys = enc.keys("b").to_bytes()
-                out.append((spec.evaluator(ell), m.Garbled(i, ell, tables)))
-                out.append((spec.host(ell), m.BKeys(i, ell, bkeys)))
+                yield spec.evaluator(ell), m.Garbled(i, ell, tables)
+                yield spec.host(ell), m.BKeys(i, ell, bkeys)
                 # OT sender: both labels of every client wire (a, then r): d·(window + 1)·k rows of 16 B
                 with self.timed("ot"):
                     zero = np.concatenate([enc.zero[:, sl_a], enc.zero[:, sl_r]], axis=1)
                     one = zero ^ enc.delta[:, None, :]
                     ot = self.ot.message(labels_to_rows(zero), labels_to_rows(one), transfer_id(i, ell))
-                out.append((spec.evaluator(ell), m.OtSender(i, ell, ot.to_bytes())))
-        return out
+                yield spec.evaluator(ell), m.OtSender(i, ell, ot.to_bytes())

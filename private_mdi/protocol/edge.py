@@ -32,7 +32,7 @@ from ..gc.garble import evaluate
 from ..gc.relu import bits_to_field
 from ..ot import receive
 from . import messages as m
-from .base import Outgoing, ServerRole
+from .base import Outgoing, Reply, ServerRole
 from .layout import edge_wire_bits, relu_circuit, rows_to_labels
 from .material import MaterialStore
 from .spec import CLIENT, CLOUD, SessionSpec, edge_name
@@ -65,12 +65,13 @@ class Edge(ServerRole):
             len(self.hosted) + sum(1 for ell in self.hosted if ell < spec.layers) + 2 * len(self.evaluated)
         )
         self._chunks: dict[int, int] = {}  # first → count, announced and not yet acknowledged
+        self._completed: list[int] = []
         self._setup_begun = self._setup_acked = False
         #: per-inference busy seconds online (linear algebra + garbled evaluation + encoding)
         self.busy: dict[int, float] = {}
 
     # -- dispatch --------------------------------------------------------------------------------------
-    def serve(self, sender: str, message: m.Message) -> Outgoing:
+    def serve(self, sender: str, message: m.Message) -> Reply:
         if isinstance(message, m.SetupBegin) and sender == CLIENT:
             self._setup_begun = True
             return self._setup_ack()
@@ -81,12 +82,12 @@ class Edge(ServerRole):
                 raise ProtocolError(f"{self.name}: chunk {message.inference} announced twice")
             self._chunks[message.inference] = message.count
             return self._chunks_done()
-        if isinstance(message, m.SShare | m.BKeys | m.Garbled | m.OtSender) and sender == CLOUD:
-            self._offline(message)
-            return self._chunks_done()
-        if isinstance(message, m.OtChooser) and sender == CLIENT:
-            self._offline(message)
-            return self._chunks_done()
+        if (isinstance(message, m.SShare | m.BKeys | m.Garbled | m.OtSender) and sender == CLOUD) or (
+            isinstance(message, m.OtChooser) and sender == CLIENT
+        ):
+            completed = self._offline(message)
+            progress: Outgoing = [(CLIENT, m.Progress(i)) for i in completed]
+            return progress + self._chunks_done()
         if isinstance(message, m.Input | m.LabelsMsg):
             return self._online(sender, message)
         return super().serve(sender, message)
@@ -121,8 +122,12 @@ class Edge(ServerRole):
         store.put((i, ell), value)
         self.storage[i] = self.storage.get(i, 0) + nbytes
         self._pieces[i] = self._pieces.get(i, 0) + 1
+        if self._pieces[i] == self._need:
+            self._completed.append(i)
 
-    def _offline(self, message: m.Message) -> None:
+    def _offline(self, message: m.Message) -> list[int]:
+        """Store one piece of offline material; returns the inferences it completed."""
+        self._completed = []
         spec, p, k = self.spec, self.spec.p, self.spec.bits
         i, ell = message.inference, message.layer
         if isinstance(message, m.SShare):
@@ -158,6 +163,7 @@ class Edge(ServerRole):
             if len(half) == 2:
                 del self._ot[(i, ell)]
                 self._receive_labels(i, ell, half[m.OtSender], half[m.OtChooser])
+        return self._completed
 
     def _receive_labels(self, i: int, ell: int, sender: bytes, chooser: bytes) -> None:
         spec, k = self.spec, self.spec.bits

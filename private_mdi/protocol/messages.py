@@ -15,7 +15,7 @@ tables, labels, OT messages) use their own encodings, checked by the role that r
 Protocol messages (meter phase in brackets): PaillierKey, KaPublic, Weights [setup]; EncMasks,
 EncCorrelation, SShare [offline-paillier]; Garbled, BKeys [offline-garbling]; OtSender, OtChooser
 [offline-ot]; Input, LabelsMsg, Output [online]. Control (the orchestrating client drives the servers with
-these; the same in-process and across processes): SetupBegin, SetupDone, OfflineBegin, ChunkDone,
+these; the same in-process and across processes): SetupBegin, SetupDone, OfflineBegin, Progress, ChunkDone,
 StatsRequest, Stats, Shutdown, Abort [control].
 """
 
@@ -185,6 +185,12 @@ class OfflineBegin(Message):
 @_kind(53, Phase.CONTROL, "json")
 class ChunkDone(Message):
     """edge → C: every piece of material of the chunk is stored (JSON: ``storage_bytes``)."""
+
+
+@_kind(58, Phase.CONTROL, "empty")
+class Progress(Message):
+    """edge → C: every piece of inference ``inference``'s material is stored (liveness while a chunk is
+    being prepared: the client's timeout measures silence, and this is progress)."""
 
 
 @_kind(54, Phase.CONTROL, "empty")
