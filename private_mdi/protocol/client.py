@@ -41,7 +41,7 @@ from ..paillier import EncryptedReply, PaillierKeyPair, client_decrypt_reply, cl
 from . import messages as m
 from .base import Outgoing, RoleBase
 from .cloud import KCS_CONTEXT
-from .layout import batch_plan, client_wire_bits, correlation_params, transfer_id
+from .layout import batch_plan, chunk_containing, client_wire_bits, correlation_params, transfer_id
 from .spec import CLIENT, CLOUD, SessionSpec
 
 __all__ = ["Client", "PartyError"]
@@ -168,10 +168,10 @@ class Client(RoleBase):
         return out
 
     def _chunk_of(self, inference: int, what: str) -> _Chunk:
-        for chunk in self._chunks.values():
-            if chunk.first <= inference < chunk.first + chunk.count:
-                return chunk
-        raise ProtocolError(f"client: {what} for inference {inference}, which is not being prepared")
+        chunk = chunk_containing(self._chunks.values(), inference)
+        if chunk is None:
+            raise ProtocolError(f"client: {what} for inference {inference}, which is not being prepared")
+        return chunk
 
     def _correlation(self, message: m.Message) -> Outgoing:
         spec, ell, cf = self.spec, message.layer, message.inference

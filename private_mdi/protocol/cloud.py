@@ -33,7 +33,14 @@ from ..ot import OTSender
 from ..paillier import PublicKey, RandomizerPool, owner_respond
 from . import messages as m
 from .base import Outgoing, Reply, ServerRole
-from .layout import batch_plan, correlation_params, labels_to_rows, relu_circuit, transfer_id
+from .layout import (
+    batch_plan,
+    chunk_containing,
+    correlation_params,
+    labels_to_rows,
+    relu_circuit,
+    transfer_id,
+)
 from .spec import CLIENT, SessionSpec
 
 __all__ = ["KCS_CONTEXT", "Cloud", "CloudLayer"]
@@ -112,10 +119,10 @@ class Cloud(ServerRole):
         return out
 
     def _chunk_of(self, inference: int) -> _Chunk:
-        for chunk in self._chunks.values():
-            if chunk.first <= inference < chunk.first + chunk.count:
-                return chunk
-        raise ProtocolError(f"cloud: request for inference {inference} outside every announced chunk")
+        chunk = chunk_containing(self._chunks.values(), inference)
+        if chunk is None:
+            raise ProtocolError(f"cloud: request for inference {inference} outside every announced chunk")
+        return chunk
 
     def _respond(self, message: m.EncMasks) -> Reply:
         spec, ell, cf = self.spec, message.layer, message.inference

@@ -11,7 +11,8 @@ grouped into circuit copies (:func:`gather_windows`), the client's and the host'
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -21,7 +22,9 @@ from ..paillier import CorrelationParams
 from .spec import SessionSpec
 
 __all__ = [
+    "Span",
     "batch_plan",
+    "chunk_containing",
     "client_wire_bits",
     "correlation_params",
     "edge_wire_bits",
@@ -31,6 +34,24 @@ __all__ = [
     "rows_to_labels",
     "transfer_id",
 ]
+
+
+class Span(Protocol):
+    """A chunk of consecutive inferences ``[first, first + count)``."""
+
+    first: int
+    count: int
+
+
+S = TypeVar("S", bound=Span)
+
+
+def chunk_containing(chunks: Iterable[S], inference: int) -> S | None:
+    """The chunk whose range holds ``inference``, or None."""
+    for chunk in chunks:
+        if chunk.first <= inference < chunk.first + chunk.count:
+            return chunk
+    return None
 
 
 def correlation_params(spec: SessionSpec, layer: int, batch: int) -> CorrelationParams:
