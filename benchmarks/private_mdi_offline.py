@@ -25,7 +25,8 @@ with PrivateInference(model, edges=2, calibration=x_tr, progress=False) as pi:
     t2 = time.perf_counter()
     rep = pi.report
     print(
-        f"construction {t1 - t0:.1f} s; offline({N}, incl. setup and key generation) {t2 - t1:.1f} s ({(t2 - t1) / N * 1e3:.1f} ms/inference)"
+        f"construction {t1 - t0:.1f} s; offline({N}, incl. setup and key generation) {t2 - t1:.1f} s "
+        f"({(t2 - t1) / N * 1e3:.1f} ms/inference)"
     )
     print("storage per inference", rep.storage_per_inference_bytes)
     print("offline bytes", {k: v for k, v in rep.bytes_by_phase().items()})
