@@ -21,7 +21,7 @@ def keys() -> PaillierKeyPair:
 
 
 @pytest.fixture(scope="module")
-def wine_mlp():  # type: ignore[no-untyped-def]
+def wine_mlp():
     from sklearn.datasets import load_wine
     from sklearn.model_selection import train_test_split
     from sklearn.neural_network import MLPClassifier
@@ -35,7 +35,7 @@ def wine_mlp():  # type: ignore[no-untyped-def]
     return Model.from_sklearn(mlp), mlp, x_tr, x_te
 
 
-def test_calibration_then_held_out_rows_just_work(wine_mlp, keys) -> None:  # type: ignore[no-untyped-def]
+def test_calibration_then_held_out_rows_just_work(wine_mlp, keys) -> None:
     model, mlp, x_tr, x_te = wine_mlp
     x = x_te[:6]
     pi = PrivateInference(model, edges=2, calibration=x_tr, paillier_keys=keys, rng=RandomSource(seed=3))
@@ -45,7 +45,7 @@ def test_calibration_then_held_out_rows_just_work(wine_mlp, keys) -> None:  # ty
     np.testing.assert_array_equal(got, mlp.predict(x))
 
 
-def test_default_range_covers_standardized_data(wine_mlp, keys) -> None:  # type: ignore[no-untyped-def]
+def test_default_range_covers_standardized_data(wine_mlp, keys) -> None:
     model, _, _, x_te = wine_mlp
     pi = PrivateInference(model, edges=2, paillier_keys=keys, rng=RandomSource(seed=4))
     assert pi.ranges.input_range is not None
@@ -54,8 +54,8 @@ def test_default_range_covers_standardized_data(wine_mlp, keys) -> None:  # type
     np.testing.assert_array_equal(pi.predict(x_te[:2]), pi.reference(x_te[:2]))
 
 
-def test_out_of_range_is_refused_in_user_units_before_any_message(wine_mlp, keys) -> None:  # type: ignore[no-untyped-def]
-    model, _, x_tr, x_te = wine_mlp
+def test_out_of_range_is_refused_in_user_units_before_any_message(wine_mlp, keys) -> None:
+    model, _, _, x_te = wine_mlp
     pi = PrivateInference(model, edges=2, input_bound=3.0, paillier_keys=keys, rng=RandomSource(seed=5))
     pi.offline(1)
     bad = x_te[:1].copy()
@@ -69,7 +69,7 @@ def test_out_of_range_is_refused_in_user_units_before_any_message(wine_mlp, keys
     assert pi.available == 1  # the material was not consumed
 
 
-def test_clip_warns_and_matches_the_clipped_reference(wine_mlp, keys) -> None:  # type: ignore[no-untyped-def]
+def test_clip_warns_and_matches_the_clipped_reference(wine_mlp, keys) -> None:
     model, _, _, x_te = wine_mlp
     pi = PrivateInference(model, edges=2, input_bound=3.0, paillier_keys=keys, rng=RandomSource(seed=6),
                           on_out_of_range="clip")
