@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -47,11 +48,13 @@ from cmpc.net.link import LinkSpec
 from cmpc.rand import RandomSource, resolve
 
 from . import paillier as _paillier
-from .errors import MaterialReusedError, ParameterError, PrivateMDIError
+from .errors import MaterialReusedError, ParameterError, PlacementError, PrivateMDIError
 from .fixedpoint import analyse_ranges, check_input, choose_parameters
 from .fixedpoint.input_range import OUT_OF_RANGE_CHOICES
 from .model import Model, decode_output, signed
+from .nn.layers import ReLU
 from .paillier import MIN_KEY_BITS, PaillierKeyPair
+from .placement import Placement, plan_slices, round_robin, validate_placement
 from .protocol.client import Client
 from .protocol.cloud import Cloud, CloudLayer
 from .protocol.edge import Edge
@@ -85,7 +88,10 @@ class PrivateInference:
     model:
         A :class:`~private_mdi.model.Model`.
     edges:
-        K ≥ 2 edge servers. ``hosts`` optionally gives host(ℓ) per linear layer (default round-robin).
+        K ≥ 2 edge servers. ``hosts`` optionally gives host(ℓ) per linear layer (default round-robin), an
+        entry being a tuple of edges for a layer split into slices. ``split={ℓ: m}`` cuts layer ℓ into m
+        slices (output rows / conv channels, balanced) on m edges round the ring from its round-robin host
+        (with ``hosts`` given, use tuples there instead). Rules and defaults: :mod:`private_mdi.placement`.
     p, f:
         Field prime and fractional bits. Both or neither: when omitted they are chosen by
         :func:`~private_mdi.fixedpoint.choose_parameters`; when given they are checked by
@@ -126,7 +132,8 @@ class PrivateInference:
         model: Model,
         edges: int = 2,
         *,
-        hosts: Sequence[int] | None = None,
+        hosts: Sequence[int | Sequence[int]] | None = None,
+        split: Mapping[int, int] | None = None,
         p: int | None = None,
         f: int | None = None,
         calibration: np.ndarray | None = None,
@@ -152,7 +159,12 @@ class PrivateInference:
         self.offline_window = check_int("offline_window", offline_window, 1, 64)
         self.on_out_of_range = check_choice("on_out_of_range", on_out_of_range, OUT_OF_RANGE_CHOICES)
         self.model = model
-        self.placement = model.placement(edges, hosts)
+        if hosts is not None and split:
+            raise PlacementError("give split slices either in hosts= (tuples of edges) or in split=, not both")
+        if hosts is None:
+            self.placement = round_robin(edges, model.num_linear, split)
+        else:
+            self.placement = validate_placement(hosts, edges, model.num_linear)
         layers = model.range_layers()  # = dense equivalents, with max pooling bounded soundly
         if (p is None) != (f is None):
             raise ParameterError("give both p and f, or neither (then they are chosen)")
@@ -169,7 +181,7 @@ class PrivateInference:
         if isinstance(key_bits, bool) or not isinstance(key_bits, int) or key_bits < MIN_KEY_BITS:
             raise ParameterError(f"key_bits must be an int >= {MIN_KEY_BITS}, got {key_bits!r}")
         self.quantized = model.quantized(self.f)
-        self.spec = _spec(self.quantized, self.p, self.f, self.placement, key_bits)
+        self.spec = _spec(self.quantized, self.p, self.f, self.placement, key_bits, _granules(model))
         self.progress = progress
         self.link = link if link is not None and not link.is_null else None
         self.processes = bool(processes)
@@ -398,7 +410,7 @@ class PrivateInference:
                 p=self.p,
                 f=self.f,
                 edges=spec.edges,
-                hosts=spec.hosts,
+                hosts=self.placement.hosts,
                 dims=spec.dims,
                 key_bits=spec.key_bits,
                 relu_per_inference=sum(spec.dims[1:-1]),
@@ -438,7 +450,20 @@ class PrivateInference:
         )
 
 
-def _spec(quantized: list[Any], p: int, f: int, placement: Any, key_bits: int) -> SessionSpec:
+def _granules(model: Model) -> list[int]:
+    """Rows per output channel of each linear layer's dense equivalent (1 unless it ends in a conv)."""
+    shape, out = model.input_shape, []
+    for layer in model.layers:
+        if isinstance(layer, ReLU):
+            out.append(math.prod(shape[1:]) if len(shape) == 3 else 1)
+        shape = layer.output_shape(shape)
+    out.append(math.prod(shape[1:]) if len(shape) == 3 else 1)
+    return out
+
+
+def _spec(
+    quantized: list[Any], p: int, f: int, placement: Placement, key_bits: int, granules: list[int]
+) -> SessionSpec:
     dims = (quantized[0].in_dim, *(q.out_dim for q in quantized))
     pools = tuple(
         None if q.pool is None else tuple(tuple(int(i) for i in win) for win in q.pool)
@@ -450,11 +475,18 @@ def _spec(quantized: list[Any], p: int, f: int, placement: Any, key_bits: int) -
         min((1 << max(1, int(np.abs(q.weight).max(initial=0))).bit_length()) - 1, (p - 1) // 2)
         for q in quantized
     )
+    slices: tuple[tuple[tuple[int, int, int, int], ...], ...] = ()
+    if placement.split or any(
+        ev != (placement.host(ell + 1),) for ell, ev in enumerate(placement.evaluators[:-1], start=1)
+    ):
+        planned = plan_slices(placement, dims, [q.pool for q in quantized[:-1]], granules)
+        slices = tuple(tuple((s.host, s.lo, s.hi, s.evaluator) for s in sl) for sl in planned)
     return SessionSpec(
+        slices=slices,
         p=p,
         f=f,
         dims=dims,
-        hosts=placement.hosts,
+        hosts=tuple(placement.host(ell) for ell in range(1, len(quantized) + 1)),
         edges=placement.edges,
         weight_bounds=bounds,
         key_bits=key_bits,

@@ -1,83 +1,261 @@
-"""Placement of privateMDI's linear layers on the K edge servers, and its validity rule.
+"""Placement of privateMDI's linear layers on the K edge servers, slices of one layer, and the rules.
 
 Linear layer ℓ (1-based) is computed by edge ``host(ℓ) ∈ {1..K}``; the garbled ReLU after layer ℓ is
-evaluated by ``host(ℓ+1)`` (paper arXiv 2407.18353 §III). Rule: K ≥ 2 and consecutive linear layers
-on different edges, because the edge holding a layer's output share must not also evaluate the
-garbled ReLU that consumes it (it would hold both the masked value and the decoding). The default is
-round-robin, ``host(ℓ) = ((ℓ − 1) mod K) + 1`` (:func:`round_robin`).
+evaluated by an edge ``evaluator(ℓ)`` (paper arXiv 2407.18353 §III: host(ℓ+1)). A layer may also be
+**split** across several edges (intra-layer parallelism, ``/work/shared/docs/privatemdi-protocol.md``,
+"Splitting one layer across edges"): slice j holds a contiguous range of the layer's output rows (rows of
+its dense equivalent; whole output channels of a convolution; whole max-pooling windows) and sits on edge
+``host(ℓ, j)``; its garbled ReLU is evaluated by ``evaluator(ℓ, j)``, which sends its decoded slice of
+``u_{ℓ+1}`` to every host of layer ℓ + 1 (a gather).
 
-Designed for growth: a :class:`Placement` answers "which edge computes layer ℓ" through
-:meth:`Placement.host` / :meth:`Placement.layers_of`, so a later version can give slices of one layer's
-outputs to several edges (``hosts[ℓ − 1]`` then becomes a tuple of (edge, output slice)) without
-changing callers that ask through these methods.
+Rules (:func:`validate_placement`, :func:`plan_slices` raise :class:`PlacementError` naming the rule):
+
+1. K ≥ 2; one entry per linear layer; edges are numbered 1..K.
+2. The slices of one layer sit on distinct edges (so at most K slices).
+3. **The edge that holds a value never evaluates the circuit that consumes it**: evaluator(ℓ, j) ≠
+   host(ℓ, j) (host(ℓ, j) holds the b-wire keys and Δ of that circuit). Unsplit and with the default
+   evaluators this is the old rule "consecutive linear layers on different edges".
+4. Max-pooling windows never straddle slices (slices are cut at window boundaries; a layer with fewer
+   windows — or channels — than slices is refused).
+
+Default (no ``split``, no ``hosts``): round-robin unsplit, ``host(ℓ) = ((ℓ − 1) mod K) + 1``
+(:func:`round_robin`), evaluator(ℓ) = host(ℓ + 1). A split layer ℓ with m slices on edges h_1..h_m gets
+evaluators h_{j+1 mod m} (each of its hosts evaluates one neighbour's slice: the ReLU work is spread like
+the linear work); an unsplit layer before a split one is evaluated by a host of the next layer.
+Slices of one layer have the same input, so their multiply-adds and ReLUs are both proportional to their
+rows: balancing by work is cutting the rows (at channel / window granularity) as evenly as possible.
 
 What leaks: nothing; the placement is public.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import ParameterError, PlacementError
 
-__all__ = ["Placement", "round_robin", "validate_placement"]
+__all__ = ["Placement", "Slice", "plan_slices", "round_robin", "validate_placement"]
+
+#: slices per layer are limited by the message header (layer field = ℓ + 1024·j)
+MAX_SLICES = 63
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Slice j of linear layer ℓ: output rows ``[lo, hi)`` on edge ``host``; its garbled ReLU on edge
+    ``evaluator`` (0 for the last layer, which has no ReLU)."""
+
+    host: int
+    lo: int
+    hi: int
+    evaluator: int
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
 
 @dataclass(frozen=True)
 class Placement:
-    """Which edge (1..K) holds each linear layer; ``hosts[ℓ − 1] = host(ℓ)``."""
+    """Which edges (1..K) hold each linear layer: ``hosts[ℓ − 1]`` is an edge number, or a tuple of edge
+    numbers for a layer split into slices (slice j on ``hosts[ℓ − 1][j]``); ``evaluators[ℓ − 1]`` gives the
+    evaluator of each slice's garbled ReLU (empty tuple for the last layer)."""
 
     edges: int
-    hosts: tuple[int, ...]
+    hosts: tuple[int | tuple[int, ...], ...]
+    evaluators: tuple[tuple[int, ...], ...] = ()
+
+    def slice_hosts(self, layer: int) -> tuple[int, ...]:
+        """The edges holding the slices of ``layer`` (one for an unsplit layer)."""
+        h = self.hosts[layer - 1]
+        return (int(h),) if _is_int(h) else tuple(h)  # type: ignore[arg-type]
+
+    def is_split(self, layer: int) -> bool:
+        return len(self.slice_hosts(layer)) > 1
+
+    @property
+    def split(self) -> bool:
+        """True when some layer is split across edges."""
+        return any(self.is_split(ell) for ell in range(1, len(self.hosts) + 1))
 
     def host(self, layer: int) -> int:
-        """The edge that computes linear layer ``layer`` (1-based)."""
-        return self.hosts[layer - 1]
+        """The edge that computes unsplit linear layer ``layer`` (1-based); first slice's edge if split."""
+        return self.slice_hosts(layer)[0]
 
     def evaluator(self, layer: int) -> int:
-        """The edge that evaluates the garbled ReLU after linear layer ``layer`` (= host(layer + 1))."""
+        """The edge that evaluates the garbled ReLU after unsplit ``layer`` (first slice's if split)."""
         if not 1 <= layer < len(self.hosts):
             raise ParameterError(
                 f"layer must be in [1, {len(self.hosts) - 1}] (has a ReLU after it), got {layer}"
             )
-        return self.hosts[layer]
+        return self.evaluators[layer - 1][0]
 
     def layers_of(self, edge: int) -> list[int]:
-        """The linear layers (1-based) that ``edge`` holds."""
-        return [i + 1 for i, h in enumerate(self.hosts) if h == edge]
+        """The linear layers (1-based) that ``edge`` holds (a slice of, for split layers)."""
+        return [ell for ell in range(1, len(self.hosts) + 1) if edge in self.slice_hosts(ell)]
 
 
-def validate_placement(hosts: Sequence[int], edges: int, layers: int) -> Placement:
-    """Check the placement rule and return a :class:`Placement` (raises :class:`PlacementError`)."""
-    if isinstance(edges, bool) or not isinstance(edges, int | np.integer) or int(edges) < 2:
+def _default_evaluators(hosts: list[tuple[int, ...]], edges: int) -> list[tuple[int, ...]]:
+    out: list[tuple[int, ...]] = []
+    for ell in range(len(hosts) - 1):
+        here, nxt = hosts[ell], hosts[ell + 1]
+        if len(here) > 1:
+            out.append(tuple(here[(j + 1) % len(here)] for j in range(len(here))))
+        else:
+            # a host of the next layer (no gather to it), else the next edge round the ring
+            cands = [e for e in nxt if e != here[0]] or [here[0] % edges + 1]
+            out.append((cands[0],))
+    out.append(())
+    return out
+
+
+def validate_placement(
+    hosts: Sequence[int | Sequence[int]],
+    edges: int,
+    layers: int,
+    *,
+    evaluators: Sequence[Sequence[int]] | None = None,
+) -> Placement:
+    """Check rules 1–3 (module docstring) and return a :class:`Placement` (raises :class:`PlacementError`).
+
+    ``hosts[ℓ − 1]``: an edge, or a sequence of distinct edges for a layer split into that many slices.
+    ``evaluators``: optional, per layer the evaluator of each slice (default: see the module docstring).
+    """
+    if not _is_int(edges) or int(edges) < 2:
         raise PlacementError(f"privateMDI needs K >= 2 edge servers, got edges={edges!r}")
     edges = int(edges)
     try:
-        hosts_t = tuple(int(h) for h in hosts)
+        hs = [(int(h),) if _is_int(h) else tuple(int(e) for e in h) for h in hosts]  # type: ignore[union-attr]
     except (TypeError, ValueError) as exc:
-        raise PlacementError(f"hosts must be a sequence of edge numbers 1..{edges}, got {hosts!r}") from exc
-    if len(hosts_t) != layers:
         raise PlacementError(
-            f"placement must give one edge per linear layer: {layers} layers, got {len(hosts_t)}"
+            f"hosts must list, per linear layer, an edge number 1..{edges} or a tuple of them, got {hosts!r}"
+        ) from exc
+    if len(hs) != layers:
+        raise PlacementError(
+            f"placement must give one entry per linear layer: {layers} layers, got {len(hs)}"
         )
-    for i, h in enumerate(hosts_t, start=1):
-        if not 1 <= h <= edges:
-            raise PlacementError(f"linear layer {i} placed on edge {h}, edges are numbered 1..{edges}")
-    for i in range(1, layers):
-        if hosts_t[i - 1] == hosts_t[i]:
+    for i, h in enumerate(hs, start=1):
+        if not h:
+            raise PlacementError(f"linear layer {i} is placed on no edge")
+        for e in h:
+            if not 1 <= e <= edges:
+                raise PlacementError(f"linear layer {i} placed on edge {e}, edges are numbered 1..{edges}")
+        if len(set(h)) != len(h) or len(h) > MAX_SLICES:
             raise PlacementError(
-                f"linear layers {i} and {i + 1} are both on edge {hosts_t[i]}: consecutive linear layers "
-                "must be on different edges (the edge holding a layer's output share must not evaluate "
-                "the garbled ReLU that consumes it)"
+                f"the slices of linear layer {i} must sit on distinct edges (at most {MAX_SLICES}), got {h}"
             )
-    return Placement(edges=edges, hosts=hosts_t)
+    if evaluators is None:
+        ev = _default_evaluators(hs, edges)
+    else:
+        try:
+            ev = [tuple(int(e) for e in v) for v in evaluators]
+        except (TypeError, ValueError) as exc:
+            raise PlacementError(f"evaluators must list edge numbers per slice, got {evaluators!r}") from exc
+        if len(ev) != layers or any(len(v) != len(h) for v, h in zip(ev[:-1], hs[:-1])) or ev[-1]:
+            raise PlacementError(
+                "evaluators must give one edge per slice of each layer with a ReLU (and () for the last)"
+            )
+    split = any(len(h) > 1 for h in hs)
+    for i in range(1, layers):
+        for j, (h, e) in enumerate(zip(hs[i - 1], ev[i - 1])):
+            if not 1 <= e <= edges:
+                raise PlacementError(f"ReLU of layer {i} evaluated on edge {e}, edges are numbered 1..{edges}")
+            if h == e:
+                if not split and evaluators is None:
+                    raise PlacementError(
+                        f"linear layers {i} and {i + 1} are both on edge {h}: consecutive linear layers "
+                        "must be on different edges (the edge holding a layer's output share must not "
+                        "evaluate the garbled ReLU that consumes it)"
+                    )
+                raise PlacementError(
+                    f"slice {j} of linear layer {i} is held and its ReLU evaluated by edge {h}: the edge "
+                    "that holds a value never evaluates the circuit that consumes it"
+                )
+    hosts_t = tuple(h[0] if len(h) == 1 else h for h in hs)
+    return Placement(edges=edges, hosts=hosts_t, evaluators=tuple(ev))
 
 
-def round_robin(edges: int, layers: int) -> Placement:
-    """``host(ℓ) = ((ℓ − 1) mod K) + 1`` for ℓ = 1..layers, validated."""
-    if isinstance(edges, bool) or not isinstance(edges, int | np.integer) or int(edges) < 2:
+def round_robin(edges: int, layers: int, split: Mapping[int, int] | None = None) -> Placement:
+    """``host(ℓ) = ((ℓ − 1) mod K) + 1`` for ℓ = 1..layers, validated; ``split = {ℓ: m}`` cuts layer ℓ
+    into m slices on the m edges from host(ℓ) on, round the ring."""
+    if not _is_int(edges) or int(edges) < 2:
         raise PlacementError(f"privateMDI needs K >= 2 edge servers, got edges={edges!r}")
-    return validate_placement([((i - 1) % int(edges)) + 1 for i in range(1, layers + 1)], int(edges), layers)
+    k = int(edges)
+    split = dict(split or {})
+    for ell, cnt in split.items():
+        if not _is_int(ell) or not 1 <= int(ell) <= layers:
+            raise PlacementError(f"split names layer {ell!r}, the model has linear layers 1..{layers}")
+        if not _is_int(cnt) or not 1 <= int(cnt) <= k:
+            raise PlacementError(f"split of layer {ell} into {cnt!r} slices: need 1..K = 1..{k} slices")
+    hosts: list[int | tuple[int, ...]] = []
+    for ell in range(1, layers + 1):
+        h = ((ell - 1) % k) + 1
+        m = int(split.get(ell, 1))
+        hosts.append(h if m == 1 else tuple(((h - 1 + j) % k) + 1 for j in range(m)))
+    return validate_placement(hosts, k, layers)
+
+
+def _cuts(units: int, m: int) -> list[int]:
+    """Boundaries cutting ``units`` equal units into m contiguous, as-even-as-possible parts."""
+    return [(units * j) // m for j in range(m + 1)]
+
+
+def plan_slices(
+    placement: Placement,
+    dims: Sequence[int],
+    pools: Sequence[np.ndarray | None],
+    granules: Sequence[int] | None = None,
+) -> tuple[tuple[Slice, ...], ...]:
+    """The concrete row slices of every layer (rule 4 of the module docstring).
+
+    ``dims = (d_0, …, d_L)``; ``pools[ℓ − 1]`` the max-pooling windows after layer ℓ's ReLU (or None);
+    ``granules[ℓ − 1]`` the rows per output channel of layer ℓ (1 for a dense layer). Slices are cut at
+    pooling-window boundaries when the layer is pooled (windows must then be contiguous row blocks in
+    order), else at channel boundaries, as evenly as possible.
+    """
+    layers = len(dims) - 1
+    out: list[tuple[Slice, ...]] = []
+    for ell in range(1, layers + 1):
+        hs, d = placement.slice_hosts(ell), int(dims[ell])
+        ev = placement.evaluators[ell - 1] if ell < layers else (0,) * len(hs)
+        m = len(hs)
+        if m == 1:
+            out.append((Slice(hs[0], 0, d, ev[0]),))
+            continue
+        pool = pools[ell - 1] if ell - 1 < len(pools) else None
+        if pool is not None:
+            pool = np.asarray(pool)
+            nw = int(pool.shape[0])
+            if nw < m:
+                raise PlacementError(f"layer {ell} has {nw} max-pooling windows, cannot cut {m} slices")
+            wc = _cuts(nw, m)
+            bounds = []
+            for j in range(m):
+                block = pool[wc[j] : wc[j + 1]]
+                lo, hi = int(block.min()), int(block.max()) + 1
+                bounds.append((lo, hi))
+            ok = bounds[0][0] == 0 and bounds[-1][1] == d
+            ok = ok and all(bounds[j][1] == bounds[j + 1][0] for j in range(m - 1))
+            ok = ok and all(
+                int(np.sum((pool >= lo) & (pool < hi))) == (wc[j + 1] - wc[j]) * pool.shape[1]
+                for j, (lo, hi) in enumerate(bounds)
+            )
+            if not ok:
+                raise PlacementError(
+                    f"layer {ell}: max-pooling windows would straddle slices (max-pooling windows must not "
+                    "straddle slices; this pooling is not a sequence of contiguous row blocks): split a "
+                    "different layer"
+                )
+        else:
+            g = 1 if granules is None else max(1, int(granules[ell - 1]))
+            if d % g:
+                g = 1
+            units = d // g
+            if units < m:
+                raise PlacementError(f"layer {ell} has {units} output channels/rows, cannot cut {m} slices")
+            bounds = [(c * g, e * g) for c, e in zip(_cuts(units, m), _cuts(units, m)[1:])]
+        out.append(tuple(Slice(h, lo, hi, e) for h, (lo, hi), e in zip(hs, bounds, ev)))
+    return tuple(out)

@@ -31,7 +31,7 @@ class Parameters:
     p: int
     f: int
     edges: int
-    hosts: tuple[int, ...]
+    hosts: tuple[int | tuple[int, ...], ...]
     dims: tuple[int, ...]
     key_bits: int
     relu_per_inference: int

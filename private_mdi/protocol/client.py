@@ -42,7 +42,7 @@ from . import messages as m
 from .base import Outgoing, RoleBase
 from .cloud import KCS_CONTEXT
 from .layout import batch_plan, chunk_containing, client_wire_bits, correlation_params, transfer_id
-from .spec import CLIENT, CLOUD, SessionSpec
+from .spec import CLIENT, CLOUD, SessionSpec, edge_name
 
 __all__ = ["Client", "PartyError"]
 
@@ -100,7 +100,9 @@ class Client(RoleBase):
         #: online: inference → a_L of inferences in flight, results v_L, inputs not yet sent
         self._shares: dict[int, np.ndarray] = {}
         self.results: dict[int, np.ndarray] = {}
-        self._queued: deque[tuple[str, m.Message]] = deque()
+        self._queued: deque[list[tuple[str, m.Message]]] = deque()
+        #: output slices b_L^(j) received so far per inference in flight
+        self._parts: dict[int, dict[int, np.ndarray]] = {}
         #: Stats replies by party
         self.stats: dict[str, dict[str, Any]] = {}
         #: bytes of offline material stored per inference, as each edge reported them
@@ -193,11 +195,15 @@ class Client(RoleBase):
         out: Outgoing = []
         with self.timed("ot"):
             for ell2 in range(1, spec.layers):
-                bits = client_wire_bits(spec, ell2, chunk.a[ell2], chunk.r[ell2 + 1])
-                for j in range(chunk.count):
-                    i = chunk.first + j
-                    chosen = self.ot.message(bits[j].reshape(-1), 16, transfer_id(i, ell2)).to_bytes()
-                    out.append((spec.evaluator(ell2), m.OtChooser(i, ell2, chosen)))
+                for sj, (_, lo, hi, ev) in enumerate(spec.slices_of(ell2)):
+                    ca, cb = spec.copy_range(ell2, sj)
+                    a_j, r_j = chunk.a[ell2][:, lo:hi], chunk.r[ell2 + 1][:, ca:cb]
+                    bits = client_wire_bits(spec, ell2, a_j, r_j, sj)
+                    unit = spec.unit(ell2, sj)
+                    for j in range(chunk.count):
+                        i = chunk.first + j
+                        chosen = self.ot.message(bits[j].reshape(-1), 16, transfer_id(i, unit)).to_bytes()
+                        out.append((edge_name(ev), m.OtChooser(i, unit, chosen)))
         last = spec.layers
         chunk.material = {
             chunk.first + j: (chunk.r[1][j].copy(), chunk.a[last][j].copy()) for j in range(chunk.count)
@@ -240,26 +246,44 @@ class Client(RoleBase):
         missing = [i for i in ids if i not in self.material]
         if missing:
             self.take(missing[0])  # raises the right MaterialReusedError
-        host1 = spec.host(1)
-        msgs: list[tuple[str, m.Message]] = []
+        first = spec.slices_of(1)
+        msgs: list[list[tuple[str, m.Message]]] = []
         for i, row in zip(ids, x_hat):
             r1, a_l = self.take(i)
             self._shares[i] = a_l
-            msgs.append((host1, m.Input.vector(i, 1, self.field.raw_sub(row, r1), spec.p)))
+            self._parts[i] = {}
+            u1 = self.field.raw_sub(row, r1)
+            # a split first layer: every host of a slice needs the whole u_1
+            msgs.append(
+                [(edge_name(h), m.Input.vector(i, spec.unit(1, j), u1, spec.p)) for j, (h, *_r) in enumerate(first)]
+            )
         if pipelined:
-            return msgs
+            return [x for group in msgs for x in group]
         self._queued.extend(msgs[1:])
-        return msgs[:1]
+        return msgs[0] if msgs else []
 
     def _output(self, sender: str, message: m.Message) -> Outgoing:
         spec, i = self.spec, message.inference
-        if sender != spec.host(spec.layers) or i not in self._shares or message.layer != spec.layers:
+        ell, j = spec.parse_unit(message.layer)
+        last = spec.slices_of(spec.layers)
+        parts = self._parts.get(i)
+        if (
+            ell != spec.layers
+            or j >= len(last)
+            or sender != edge_name(last[j][0])
+            or parts is None
+            or j in parts
+        ):
             raise ProtocolError(
                 f"client: unexpected output from {sender} for inference {i}, layer {message.layer}"
             )
-        b = message.matrix(spec.p, (1, spec.dims[-1]))[0]
+        parts[j] = message.matrix(spec.p, (1, last[j][2] - last[j][1]))[0]
+        if len(parts) < len(last):
+            return []
+        b = np.concatenate([parts[q] for q in range(len(last))])
+        del self._parts[i]
         self.results[i] = self.field.raw_add(self._shares.pop(i), b)
-        return [self._queued.popleft()] if self._queued else []
+        return self._queued.popleft() if self._queued else []
 
     # -- control ---------------------------------------------------------------------------------------
     def begin_stats(self) -> Outgoing:
@@ -275,6 +299,7 @@ class Client(RoleBase):
         """Drop every outstanding wait (after a failure)."""
         self._waiting.clear()
         self._shares.clear()
+        self._parts.clear()
         self._queued.clear()
         self.abandon_offline()
 

@@ -41,7 +41,7 @@ from .layout import (
     relu_circuit,
     transfer_id,
 )
-from .spec import CLIENT, SessionSpec
+from .spec import CLIENT, SessionSpec, edge_name
 
 __all__ = ["KCS_CONTEXT", "Cloud", "CloudLayer"]
 
@@ -114,8 +114,10 @@ class Cloud(ServerRole):
         out: Outgoing = [(CLIENT, m.KaPublic(payload=encode_public_key(sk.public_bytes)))]
         p = self.spec.p
         for q in self.layers:
-            payload = join_parts([encode_matrix(np.mod(q.weight, p), p), encode_matrix(q.bias_mod, p)])
-            out.append((self.spec.host(q.index), m.Weights(0, q.index, payload)))
+            for j, (h, lo, hi, _) in enumerate(self.spec.slices_of(q.index)):
+                w, b = np.mod(q.weight[lo:hi], p), q.bias_mod[lo:hi]
+                payload = join_parts([encode_matrix(w, p), encode_matrix(b, p)])
+                out.append((edge_name(h), m.Weights(0, self.spec.unit(q.index, j), payload)))
         return out
 
     def _chunk_of(self, inference: int) -> _Chunk:
@@ -157,11 +159,15 @@ class Cloud(ServerRole):
         spec, p = self.spec, self.spec.p
         assert self.ot is not None
         for ell in range(1, spec.layers + 1):
-            yield spec.host(ell), m.SShare.vector(chunk.first, ell, chunk.s[ell], p, chunk.count)
-        for ell in range(1, spec.layers):
+            for j, (h, lo, hi, _) in enumerate(spec.slices_of(ell)):
+                s_j = chunk.s[ell][:, lo:hi]
+                yield edge_name(h), m.SShare.vector(chunk.first, spec.unit(ell, j), s_j, p, chunk.count)
+        units = [(ell, j) for ell in range(1, spec.layers) for j in range(len(spec.slices_of(ell)))]
+        for ell, j in units:
             circuit = relu_circuit(spec, ell)
             sl_a, sl_r = circuit.input_slice("a"), circuit.input_slice("r")
-            d = spec.relu_copies(ell)
+            d = spec.slice_copies(ell, j)
+            unit, (host, _, _, ev) = spec.unit(ell, j), spec.slices_of(ell)[j]
             for i in range(chunk.first, chunk.first + chunk.count):
                 # one garbling per (inference, layer): d copies (neurons or pooling windows), each with its
                 # own fresh Δ (copies cannot be sliced from a larger garbling: tweaks depend on the count)
@@ -170,11 +176,11 @@ class Cloud(ServerRole):
                     enc = g.encoder
                     tables = join_parts([g.garbled.to_bytes(), g.decoder.to_bytes()])
                     bkeys = enc.keys("b").to_bytes()
-                yield spec.evaluator(ell), m.Garbled(i, ell, tables)
-                yield spec.host(ell), m.BKeys(i, ell, bkeys)
+                yield edge_name(ev), m.Garbled(i, unit, tables)
+                yield edge_name(host), m.BKeys(i, unit, bkeys)
                 # OT sender: both labels of every client wire (a, then r): d·(window + 1)·k rows of 16 B
                 with self.timed("ot"):
                     zero = np.concatenate([enc.zero[:, sl_a], enc.zero[:, sl_r]], axis=1)
                     one = zero ^ enc.delta[:, None, :]
-                    ot = self.ot.message(labels_to_rows(zero), labels_to_rows(one), transfer_id(i, ell))
-                yield spec.evaluator(ell), m.OtSender(i, ell, ot.to_bytes())
+                    ot = self.ot.message(labels_to_rows(zero), labels_to_rows(one), transfer_id(i, unit))
+                yield edge_name(ev), m.OtSender(i, unit, ot.to_bytes())

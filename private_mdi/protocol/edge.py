@@ -49,8 +49,15 @@ class Edge(ServerRole):
         super().__init__(spec, rng)
         self.index = index
         self.name = edge_name(index)
-        self.hosted = spec.hosted(index)
-        self.evaluated = spec.evaluated(index)
+        #: slices (ℓ, j) this edge computes / whose garbled ReLU it evaluates; message units ℓ + 1024·j
+        self.hosted_units = spec.hosted_units(index)
+        self.evaluated_units = spec.evaluated_units(index)
+        self.slice_of = {ell: j for ell, j in self.hosted_units}
+        self.hosted = [ell for ell, _ in self.hosted_units]
+        self._hosted_u = {spec.unit(ell, j) for ell, j in self.hosted_units}
+        self._evaluated_u = {spec.unit(ell, j) for ell, j in self.evaluated_units}
+        #: gathered slices of u_ℓ per (inference, ℓ) while not all have arrived
+        self._gather: dict[Key, dict[int, np.ndarray]] = {}
         self.weights: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.s: MaterialStore[Key] = MaterialStore(self.name, "s-vector")
         self.bkeys: MaterialStore[Key] = MaterialStore(self.name, "b-wire keys")
@@ -62,7 +69,7 @@ class Edge(ServerRole):
         #: pieces stored per inference, and what one inference needs
         self._pieces: dict[int, int] = {}
         self._need = (
-            len(self.hosted) + sum(1 for ell in self.hosted if ell < spec.layers) + 2 * len(self.evaluated)
+            len(self.hosted) + sum(1 for ell in self.hosted if ell < spec.layers) + 2 * len(self.evaluated_units)
         )
         self._chunks: dict[int, int] = {}  # first → count, announced and not yet acknowledged
         self._completed: list[int] = []
@@ -88,7 +95,7 @@ class Edge(ServerRole):
             completed = self._offline(message)
             progress: Outgoing = [(CLIENT, m.Progress(i)) for i in completed]
             return progress + self._chunks_done()
-        if isinstance(message, m.Input | m.LabelsMsg):
+        if isinstance(message, m.Input | m.LabelsMsg | m.Gather):
             return self._online(sender, message)
         return super().serve(sender, message)
 
@@ -102,14 +109,21 @@ class Edge(ServerRole):
 
     # -- setup -----------------------------------------------------------------------------------------
     def _weights(self, message: m.Message) -> Outgoing:
-        spec, ell = self.spec, message.layer
-        if ell not in self.hosted or ell in self.weights:
+        spec = self.spec
+        ell, j = spec.parse_unit(message.layer)
+        if message.layer not in self._hosted_u or ell in self.weights:
             raise ProtocolError(f"{self.name}: weights of layer {ell}, which this edge does not host")
+        rows = self._rows(ell)
         w_b, b_b = split_parts(message.payload, 2, what="weights")
-        w = m.Weights(payload=w_b).matrix(spec.p, (spec.dims[ell], spec.in_dim(ell)))
-        b = m.Weights(payload=b_b).matrix(spec.p, (1, spec.dims[ell]))[0]
+        w = m.Weights(payload=w_b).matrix(spec.p, (rows, spec.in_dim(ell)))
+        b = m.Weights(payload=b_b).matrix(spec.p, (1, rows))[0]
         self.weights[ell] = (w, b)
         return self._setup_ack()
+
+    def _rows(self, ell: int) -> int:
+        """Rows of this edge's slice of layer ``ell``."""
+        _, lo, hi, _ = self.spec.slices_of(ell)[self.slice_of[ell]]
+        return hi - lo
 
     def _setup_ack(self) -> Outgoing:
         if self._setup_begun and not self._setup_acked and len(self.weights) == len(self.hosted):
@@ -129,45 +143,47 @@ class Edge(ServerRole):
         """Store one piece of offline material; returns the inferences it completed."""
         self._completed = []
         spec, p, k = self.spec, self.spec.p, self.spec.bits
-        i, ell = message.inference, message.layer
+        i, unit = message.inference, message.layer
+        ell, sj = spec.parse_unit(unit)
         if isinstance(message, m.SShare):
-            if ell not in self.hosted:
+            if unit not in self._hosted_u:
                 raise ProtocolError(f"{self.name}: s-vectors of layer {ell}, which it does not host")
-            s_all = message.matrix(p, (message.count, spec.dims[ell]))
+            s_all = message.matrix(p, (message.count, self._rows(ell)))
             for j in range(message.count):
-                self._store(self.s, i + j, ell, s_all[j], s_all[j].size * element_width(p))
+                self._store(self.s, i + j, unit, s_all[j], s_all[j].size * element_width(p))
         elif isinstance(message, m.BKeys):
-            if ell not in self.hosted or ell == spec.layers:
+            if unit not in self._hosted_u or ell == spec.layers:
                 raise ProtocolError(f"{self.name}: b-wire keys of layer {ell}")
             keys = GroupKeys.from_bytes(message.payload)
-            if keys.copies != spec.relu_copies(ell) or keys.n_wires != spec.window(ell) * k:
+            if keys.copies != spec.slice_copies(ell, sj) or keys.n_wires != spec.window(ell) * k:
                 raise ProtocolError(f"{self.name}: b-wire keys of shape ({keys.copies}, {keys.n_wires})")
-            self._store(self.bkeys, i, ell, keys, len(message.payload))
+            self._store(self.bkeys, i, unit, keys, len(message.payload))
         elif isinstance(message, m.Garbled):
-            if ell not in self.evaluated:
+            if unit not in self._evaluated_u:
                 raise ProtocolError(f"{self.name}: garbled ReLU of layer {ell}, which it does not evaluate")
             circuit = relu_circuit(spec, ell)
             t_b, d_b = split_parts(message.payload, 2, what="garbled ReLU")
             gct, dco = GarbledCircuit.from_bytes(t_b, circuit), Decoder.from_bytes(d_b, circuit)
-            d = spec.relu_copies(ell)
+            d = spec.slice_copies(ell, sj)
             if gct.copies != d or dco.copies != d:
                 raise ProtocolError(f"{self.name}: garbled ReLU with {gct.copies} copies, expected {d}")
-            self._store(self.garbled, i, ell, (gct, dco), len(message.payload))
+            self._store(self.garbled, i, unit, (gct, dco), len(message.payload))
         else:  # the two halves of the OT for C's wires
-            if ell not in self.evaluated:
+            if unit not in self._evaluated_u:
                 raise ProtocolError(f"{self.name}: OT message for layer {ell}, which it does not evaluate")
-            half = self._ot.setdefault((i, ell), {})
+            half = self._ot.setdefault((i, unit), {})
             if type(message) in half:
-                raise ProtocolError(f"{self.name}: {type(message).__name__} for {(i, ell)} sent twice")
+                raise ProtocolError(f"{self.name}: {type(message).__name__} for {(i, unit)} sent twice")
             half[type(message)] = message.payload
             if len(half) == 2:
-                del self._ot[(i, ell)]
-                self._receive_labels(i, ell, half[m.OtSender], half[m.OtChooser])
+                del self._ot[(i, unit)]
+                self._receive_labels(i, unit, half[m.OtSender], half[m.OtChooser])
         return self._completed
 
-    def _receive_labels(self, i: int, ell: int, sender: bytes, chooser: bytes) -> None:
+    def _receive_labels(self, i: int, unit: int, sender: bytes, chooser: bytes) -> None:
         spec, k = self.spec, self.spec.bits
-        d, wk = spec.relu_copies(ell), spec.window(ell) * k
+        ell, sj = spec.parse_unit(unit)
+        d, wk = spec.slice_copies(ell, sj), spec.window(ell) * k
         with self.timed("ot"):
             rows = receive(sender, chooser)
             if rows.shape != (d * (wk + k), 16):
@@ -176,7 +192,7 @@ class Edge(ServerRole):
                 )
             lab = rows_to_labels(rows, (d, wk + k))
             labels = (Labels(np.ascontiguousarray(lab[:, :wk])), Labels(np.ascontiguousarray(lab[:, wk:])))
-        self._store(self.client_labels, i, ell, labels, lab.nbytes)
+        self._store(self.client_labels, i, unit, labels, lab.nbytes)
 
     def _chunks_done(self) -> Outgoing:
         out: Outgoing = []
@@ -191,45 +207,78 @@ class Edge(ServerRole):
     def _online(self, peer: str, message: m.Message) -> Outgoing:
         spec, i = self.spec, message.inference
         t0 = time.thread_time()
+        ell, sj = spec.parse_unit(message.layer)
+        out: Outgoing = []
         if isinstance(message, m.Input):
-            if peer != CLIENT or message.layer != 1 or spec.hosts[0] != self.index:
+            if peer != CLIENT or ell != 1 or message.layer not in self._hosted_u:
                 raise ProtocolError(f"{self.name}: unexpected Input from {peer} for layer {message.layer}")
             u = message.matrix(spec.p, (1, spec.dims[0]))[0]
-            layer = 1
-        else:
-            prev = message.layer
-            if not 1 <= prev < spec.layers or spec.hosts[prev] != self.index or peer != spec.host(prev):
-                raise ProtocolError(f"{self.name}: unexpected labels from {peer} for layer {prev}")
+            out = self._layer(i, 1, u)
+        elif isinstance(message, m.LabelsMsg):
+            sl = spec.slices_of(ell)
+            if message.layer not in self._evaluated_u or peer != edge_name(sl[sj][0]):
+                raise ProtocolError(f"{self.name}: unexpected labels from {peer} for layer {message.layer}")
             with self.timed("online-garbled-eval"):
-                u = self._evaluate_relu(i, prev, message.payload)
-            layer = prev + 1
+                u_j = self._evaluate_relu(i, message.layer, message.payload)
+            # the gather: the decoded slice of u_{ℓ+1} to every host of layer ℓ + 1 (itself: kept)
+            for h, *_rest in spec.slices_of(ell + 1):
+                if h == self.index:
+                    out += self._deposit(i, ell, sj, u_j)
+                else:
+                    out.append((edge_name(h), m.Gather.vector(i, message.layer, u_j[None, :], spec.p)))
+        else:
+            sl = spec.slices_of(ell) if 1 <= ell < spec.layers else ()
+            if sj >= len(sl) or peer != edge_name(sl[sj][3]) or (ell + 1) not in self.slice_of:
+                raise ProtocolError(f"{self.name}: unexpected gather from {peer} for layer {message.layer}")
+            u_j = message.matrix(spec.p, (1, spec.slice_copies(ell, sj)))[0]
+            out = self._deposit(i, ell, sj, u_j)
+        self.busy[i] = self.busy.get(i, 0.0) + time.thread_time() - t0
+        return out
+
+    def _deposit(self, i: int, ell: int, j: int, u_j: np.ndarray) -> Outgoing:
+        """Slice j of u_{ℓ+1}; when every slice is in, compute this edge's slice of layer ℓ + 1."""
+        spec = self.spec
+        n = len(spec.slices_of(ell))
+        if n == 1:
+            return self._layer(i, ell + 1, u_j)
+        parts = self._gather.setdefault((i, ell + 1), {})
+        if j in parts:
+            raise ProtocolError(f"{self.name}: slice {j} of u_{ell + 1} for inference {i} sent twice")
+        parts[j] = u_j
+        if len(parts) < n:
+            return []
+        del self._gather[(i, ell + 1)]
+        return self._layer(i, ell + 1, np.concatenate([parts[q] for q in range(n)]))
+
+    def _layer(self, i: int, layer: int, u: np.ndarray) -> Outgoing:
+        """This edge's slice of linear layer ``layer`` on u_ℓ; labels to its evaluator or b_L to C."""
+        spec = self.spec
+        j = self.slice_of[layer]
+        unit = spec.unit(layer, j)
         with self.timed("online-linear"):
             b = self.linear_step(i, layer, u)
-        out: m.Message
         if layer < spec.layers:
             with self.timed("online-encode"):
-                keys = self.bkeys.take((i, layer))
-                out = m.LabelsMsg(i, layer, keys.encode(edge_wire_bits(spec, layer, b)).to_bytes())
-            dst = spec.evaluator(layer)
-        else:
-            out, dst = m.Output.vector(i, layer, b, spec.p), CLIENT
-        self.busy[i] = self.busy.get(i, 0.0) + time.thread_time() - t0
-        return [(dst, out)]
+                keys = self.bkeys.take((i, unit))
+                out = m.LabelsMsg(i, unit, keys.encode(edge_wire_bits(spec, layer, b, j)).to_bytes())
+            return [(edge_name(spec.slices_of(layer)[j][3]), out)]
+        return [(CLIENT, m.Output.vector(i, unit, b, spec.p))]
 
     def linear_step(self, inference: int, layer: int, u: np.ndarray) -> np.ndarray:
-        """``b_ℓ = Ŵ_ℓ u_ℓ + s_ℓ + β̂_ℓ mod p`` on host(ℓ) (consumes s_ℓ of this inference)."""
+        """``b_ℓ^(j) = Ŵ_ℓ^(j) u_ℓ + s_ℓ^(j) + β̂_ℓ^(j) mod p`` on host(ℓ, j) (consumes s of this inference)."""
         fld = self.field
         w, beta = self.weights[layer]
-        s = self.s.take((inference, layer))
+        s = self.s.take((inference, self.spec.unit(layer, self.slice_of[layer])))
         return fld.raw_add(fld.raw_add(fld.raw_matmul(w, u), s), beta)
 
-    def _evaluate_relu(self, inference: int, layer: int, b_labels: bytes) -> np.ndarray:
-        """Evaluate the garbled ReLU after ``layer`` (this edge is host(layer+1)); returns ``u_{layer+1}``."""
+    def _evaluate_relu(self, inference: int, unit: int, b_labels: bytes) -> np.ndarray:
+        """Evaluate slice j's garbled ReLU after layer ℓ (unit ℓ + 1024·j); returns its slice of u_{ℓ+1}."""
         spec = self.spec
-        gc, decoder = self.garbled.take((inference, layer))
-        a_lab, r_lab = self.client_labels.take((inference, layer))
+        layer, j = spec.parse_unit(unit)
+        gc, decoder = self.garbled.take((inference, unit))
+        a_lab, r_lab = self.client_labels.take((inference, unit))
         lb = Labels.from_bytes(
-            b_labels, copies=spec.relu_copies(layer), n_wires=spec.window(layer) * spec.bits
+            b_labels, copies=spec.slice_copies(layer, j), n_wires=spec.window(layer) * spec.bits
         )
         out = evaluate(gc, assemble_labels(gc.circuit, {"a": a_lab, "r": r_lab, "b": lb}))
         return bits_to_field(decoder.decode(out), spec.p)

@@ -85,28 +85,33 @@ def relu_circuit(spec: SessionSpec, layer: int) -> Circuit:
     return _circuit(spec.p, spec.f, spec.window(layer))
 
 
-def gather_windows(spec: SessionSpec, layer: int, values: np.ndarray) -> np.ndarray:
-    """Field elements of ``layer``'s outputs (…, d_ℓ) arranged per circuit copy: (…, copies, window)."""
-    pool = spec.pool(layer)
+def gather_windows(spec: SessionSpec, layer: int, values: np.ndarray, j: int = 0) -> np.ndarray:
+    """Field elements of slice j of ``layer``'s outputs (…, rows of the slice) arranged per circuit copy:
+    (…, copies, window)."""
+    pool = spec.pool_slice(layer, j)
     return values[..., None] if pool is None else values[..., pool]
 
 
-def client_wire_bits(spec: SessionSpec, layer: int, a: np.ndarray, r_next: np.ndarray) -> np.ndarray:
-    """C's input bits of the circuits after ``layer``: (n, copies, (window + 1)·k), a's bits then r's."""
+def client_wire_bits(
+    spec: SessionSpec, layer: int, a: np.ndarray, r_next: np.ndarray, j: int = 0
+) -> np.ndarray:
+    """C's input bits of the circuits of slice j after ``layer``: (n, copies, (window + 1)·k), a's bits then
+    r's (``a``: the slice's rows of a_ℓ; ``r_next``: the slice's copies of r_{ℓ+1})."""
     k = spec.bits
-    a_bits = field_to_bits(gather_windows(spec, layer, a), spec.p)  # (n, copies, window, k)
+    a_bits = field_to_bits(gather_windows(spec, layer, a, j), spec.p)  # (n, copies, window, k)
     a_bits = a_bits.reshape(*a_bits.shape[:-2], -1)
     return np.concatenate([a_bits, field_to_bits(r_next, spec.p).reshape(*r_next.shape, k)], axis=-1)
 
 
-def edge_wire_bits(spec: SessionSpec, layer: int, b: np.ndarray) -> np.ndarray:
-    """host(ℓ)'s input bits of the circuits after ``layer`` for one inference: (copies, window·k)."""
-    bits = field_to_bits(gather_windows(spec, layer, b), spec.p)
+def edge_wire_bits(spec: SessionSpec, layer: int, b: np.ndarray, j: int = 0) -> np.ndarray:
+    """host(ℓ, j)'s input bits of slice j's circuits after ``layer`` for one inference: (copies, window·k)."""
+    bits = field_to_bits(gather_windows(spec, layer, b, j), spec.p)
     return bits.reshape(bits.shape[0], -1)
 
 
 def transfer_id(inference: int, layer: int) -> bytes:
-    """16-byte OT transfer id, unique per (inference, layer) within a session (pads never repeat)."""
+    """16-byte OT transfer id, unique per (inference, layer) within a session (pads never repeat);
+    ``layer`` is the message unit ℓ + 1024·j for slice j."""
     return b"PMDI" + inference.to_bytes(8, "little") + layer.to_bytes(4, "little")
 
 

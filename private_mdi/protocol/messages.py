@@ -14,7 +14,8 @@ tables, labels, OT messages) use their own encodings, checked by the role that r
 
 Protocol messages (meter phase in brackets): PaillierKey, KaPublic, Weights [setup]; EncMasks,
 EncCorrelation, SShare [offline-paillier]; Garbled, BKeys [offline-garbling]; OtSender, OtChooser
-[offline-ot]; Input, LabelsMsg, Output [online]. Control (the orchestrating client drives the servers with
+[offline-ot]; Input, LabelsMsg, Gather, Output [online]. The ``layer`` field of a message about slice j
+of a split layer ℓ is ℓ + 1024·j (ℓ itself for unsplit layers, so unsplit runs are unchanged). Control (the orchestrating client drives the servers with
 these; the same in-process and across processes): SetupBegin, SetupDone, OfflineBegin, Progress, ChunkDone,
 StatsRequest, Stats, Shutdown, Abort [control].
 """
@@ -165,6 +166,12 @@ class LabelsMsg(Message):
 @_kind(42, Phase.ONLINE)
 class Output(Message):
     """host(L) → C: b_L."""
+
+
+@_kind(43, Phase.ONLINE)
+class Gather(Message):
+    """evaluator(ℓ, j) → every other host of layer ℓ+1: its decoded slice of u_{ℓ+1} (layer field: the
+    unit ℓ + 1024·j of the slice whose ReLU it evaluated). Only sent when a layer is split."""
 
 
 @_kind(50, Phase.CONTROL, "empty")

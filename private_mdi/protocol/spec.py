@@ -60,6 +60,9 @@ class SessionSpec:
     weight_bounds: tuple[int, ...]
     key_bits: int = 3072
     pools: tuple[tuple[tuple[int, ...], ...] | None, ...] = ()
+    #: per layer, its slices (host, lo, hi, evaluator) when some layer is split (empty: unsplit,
+    #: evaluator(ℓ) = host(ℓ+1)); see :mod:`private_mdi.placement`
+    slices: tuple[tuple[tuple[int, int, int, int], ...], ...] = ()
 
     def __post_init__(self) -> None:
         check_int("p", self.p, 3)
@@ -69,7 +72,9 @@ class SessionSpec:
             raise ParameterError(f"dims must list d_0..d_L (L >= 1) positive sizes, got {self.dims}")
         if len(self.hosts) != self.layers or any(not 1 <= h <= self.edges for h in self.hosts):
             raise ParameterError(f"hosts must give one edge in 1..{self.edges} per layer, got {self.hosts}")
-        if any(a == b for a, b in zip(self.hosts, self.hosts[1:])):
+        if self.slices:
+            self._check_slices()
+        elif any(a == b for a, b in zip(self.hosts, self.hosts[1:])):
             raise ParameterError(f"consecutive linear layers must sit on different edges, got {self.hosts}")
         if len(self.weight_bounds) != self.layers:
             raise ParameterError(f"weight_bounds needs {self.layers} entries, got {len(self.weight_bounds)}")
@@ -82,6 +87,84 @@ class SessionSpec:
                 raise ParameterError(
                     f"pooling window of layer {ell} indexes outside its {self.dims[ell]} outputs"
                 )
+
+    def _check_slices(self) -> None:
+        if len(self.slices) != self.layers or self.layers > 1023:
+            raise ParameterError(f"slices needs {self.layers} entries (at most 1023 layers)")
+        for ell, sl in enumerate(self.slices, start=1):
+            rows = [(lo, hi) for _, lo, hi, _ in sl]
+            ok = 1 <= len(sl) <= 63 and rows[0][0] == 0 and rows[-1][1] == self.dims[ell]
+            ok = ok and all(lo < hi for lo, hi in rows) and all(a[1] == b[0] for a, b in zip(rows, rows[1:]))
+            hosts = [h for h, _, _, _ in sl]
+            ok = ok and len(set(hosts)) == len(hosts) and all(1 <= h <= self.edges for h in hosts)
+            ok = ok and hosts[0] == self.hosts[ell - 1]
+            if ell < self.layers:
+                ok = ok and all(1 <= e <= self.edges and e != h for h, _, _, e in sl)
+            if not ok:
+                raise ParameterError(
+                    f"slices of layer {ell} must cover its {self.dims[ell]} rows in order, on distinct "
+                    f"edges, each evaluated on a different edge than its host, got {sl}"
+                )
+            pool = self.pool(ell)
+            if pool is not None and len(sl) > 1:
+                for j in range(len(sl)):
+                    lo, hi = sl[j][1], sl[j][2]
+                    inside = ((pool >= lo) & (pool < hi)).all(axis=1)
+                    touch = ((pool >= lo) & (pool < hi)).any(axis=1)
+                    if (inside != touch).any():
+                        raise ParameterError(f"a max-pooling window of layer {ell} straddles slices")
+
+    # -- slices ------------------------------------------------------------------------------------
+    def slices_of(self, layer: int) -> tuple[tuple[int, int, int, int], ...]:
+        """Slices (host, lo, hi, evaluator) of ``layer``; one for an unsplit layer."""
+        if self.slices:
+            return self.slices[layer - 1]
+        ev = self.hosts[layer] if layer < self.layers else 0
+        return ((self.hosts[layer - 1], 0, self.dims[layer], ev),)
+
+    def unit(self, layer: int, j: int) -> int:
+        """The ``layer`` field of messages about slice j of ``layer``: ℓ + 1024·j (ℓ when unsplit)."""
+        return layer + 1024 * j
+
+    def parse_unit(self, unit: int) -> tuple[int, int]:
+        """(ℓ, j) of a message's ``layer`` field; ProtocolError-free: j may be out of range (callers check)."""
+        return unit % 1024, unit // 1024
+
+    def pool_slice(self, layer: int, j: int) -> np.ndarray | None:
+        """The pooling windows of slice j, relative to its first row; None without pooling."""
+        pool = self.pool(layer)
+        if pool is None:
+            return None
+        _, lo, hi, _ = self.slices_of(layer)[j]
+        return pool[(pool[:, 0] >= lo) & (pool[:, 0] < hi)] - lo
+
+    def copy_range(self, layer: int, j: int) -> tuple[int, int]:
+        """Indices [a, b) of slice j's circuit copies (outputs) in u_{ℓ+1} (the next layer's input)."""
+        _, lo, hi, _ = self.slices_of(layer)[j]
+        pool = self.pool(layer)
+        if pool is None:
+            return lo, hi
+        idx = np.nonzero((pool[:, 0] >= lo) & (pool[:, 0] < hi))[0]
+        return int(idx[0]), int(idx[-1]) + 1
+
+    def slice_copies(self, layer: int, j: int) -> int:
+        a, b = self.copy_range(layer, j)
+        return b - a
+
+    def hosted_units(self, e: int) -> list[tuple[int, int]]:
+        """(ℓ, j) of the slices edge ``e`` computes."""
+        return [
+            (ell, j)
+            for ell in range(1, self.layers + 1)
+            for j, sl in enumerate(self.slices_of(ell))
+            if sl[0] == e
+        ]
+
+    def evaluated_units(self, e: int) -> list[tuple[int, int]]:
+        """(ℓ, j), ℓ < L, of the slices whose garbled ReLU edge ``e`` evaluates."""
+        return [
+            (ell, j) for ell in range(1, self.layers) for j, sl in enumerate(self.slices_of(ell)) if sl[3] == e
+        ]
 
     @property
     def layers(self) -> int:
@@ -153,6 +236,9 @@ class SessionSpec:
                 pools=tuple(
                     None if pl is None else tuple(tuple(int(i) for i in win) for win in pl)
                     for pl in d["pools"]
+                ),
+                slices=tuple(
+                    tuple((int(a), int(b), int(c), int(e)) for a, b, c, e in sl) for sl in d.get("slices", [])
                 ),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
