@@ -13,8 +13,10 @@ Scheme (Zahur, Rosulek, Evans, "Two Halves Make a Whole", EUROCRYPT 2015, §3), 
       C⁰ = W_G ⊕ W_E,   table = (T_G, T_E): 2 ciphertexts = 32 bytes.
 
   The evaluator holding A, B computes C = [H(A, j) ⊕ s_a·T_G] ⊕ [H(B, j') ⊕ s_b·(T_E ⊕ A)] with s = lsb.
-- H is the TCCR hash of :mod:`private_mdi.gc.hash`: 4 AES blocks per AND to garble, 2 to evaluate, and
-  one AES-ECB call per AND level over all gates and copies of that level. Every tweak is used once per Δ.
+- H(x, i) = π(π(x) ⊕ i) ⊕ π(x) is the TCCR hash of :mod:`private_mdi.gc.hash` (Guo–Katz–Wang–Yu,
+  ePrint 2019/074): per AND 4 hashes (8 AES blocks) to garble and 2 hashes (4 AES blocks) to evaluate, in
+  two AES-ECB calls per AND level over all gates and copies of that level. Every tweak is used once per
+  Δ, which is the condition of the TCCR theorem.
 
 **Δ per copy.** Each copy (one neuron) is an independently garbled circuit with its own Δ_c; two calls
 of :func:`garble` never share a Δ (fresh from the CSPRNG each time). Sharing one Δ over the copies would be
@@ -48,7 +50,7 @@ from ..errors import GarbledDecodeError, ParameterError
 from . import kernels
 from .circuit import Circuit
 from .encoding import Decoder, Encoder, GarbledCircuit, Labels
-from .hash import FixedKeyAES, sigma, tccr_hash
+from .hash import FixedKeyAES, tccr_hash
 from .plan import Plan
 
 __all__ = [
@@ -168,13 +170,16 @@ class _Scratch:
         self.aes = FixedKeyAES()
 
 
-def _sigma_tweak(x: np.ndarray, tweak: np.ndarray, out: np.ndarray) -> None:
-    """out = σ(x) ⊕ tweak for labels (…, 2) with the high word at index 1 (see :func:`hash.sigma`)."""
-    np.bitwise_xor(x[..., 1], tweak, out=out[..., 0])
-    np.bitwise_xor(x[..., 1], x[..., 0], out=out[..., 1])
+def _add_tweaks_numpy(P: np.ndarray, tw: np.ndarray, X: np.ndarray) -> None:
+    """X = P ⊕ i with i = tw for the first half of P's blocks axis and tw | 1 for the second half."""
+    np.copyto(X, P)
+    half = P.shape[0] // 2
+    X[:half, ..., 0] ^= tw
+    tw |= _ONE
+    X[half:, ..., 0] ^= tw
 
 
-def _garble_chunk_numpy(plan: Plan, L: np.ndarray, delta: np.ndarray, sdelta: np.ndarray,
+def _garble_chunk_numpy(plan: Plan, L: np.ndarray, delta: np.ndarray,
                         tables: np.ndarray, total: int, offset: int, sc: _Scratch) -> None:
     """Garble copies ``offset ..`` held in L (n_slots, n, 2) with numpy passes.
 
@@ -193,15 +198,15 @@ def _garble_chunk_numpy(plan: Plan, L: np.ndarray, delta: np.ndarray, sdelta: np
             if batch.inv_b.size:
                 B0[batch.inv_b] ^= delta
             X = sc.x[: 8 * gn].reshape(4, g, n, 2)
-            tw = _tweaks(batch.first, g, total, offset, n)
-            # X[0] = σ(A⁰) ⊕ j, X[1] = σ(A¹) ⊕ j, X[2] = σ(B⁰) ⊕ j', X[3] = σ(B¹) ⊕ j'
-            _sigma_tweak(A0, tw, X[0])
-            np.bitwise_xor(X[0], sdelta, out=X[1])
-            tw |= _ONE
-            _sigma_tweak(B0, tw, X[2])
-            np.bitwise_xor(X[2], sdelta, out=X[3])
-            Y = sc.aes.permute(X)
-            np.bitwise_xor(Y, X, out=Y)  # Y[k] = H(·) of the four inputs
+            # hash inputs A⁰, A¹, B⁰, B¹; then H = π(π(x) ⊕ i) ⊕ π(x) with i = j, j, j', j'
+            X[0] = A0
+            np.bitwise_xor(A0, delta, out=X[1])
+            X[2] = B0
+            np.bitwise_xor(B0, delta, out=X[3])
+            P = sc.aes.permute(X, buffer=1)
+            _add_tweaks_numpy(P, _tweaks(batch.first, g, total, offset, n), X)
+            Y = sc.aes.permute(X, buffer=0)
+            np.bitwise_xor(Y, P, out=Y)  # Y[k] = H(·) of the four inputs
             H0, H1, H2, H3 = Y[0], Y[1], Y[2], Y[3]
             ma = _lsb_mask(A0, sc.m[: 2 * gn].reshape(g, n, 2))
             mb = _lsb_mask(B0, sc.m[2 * gn : 4 * gn].reshape(g, n, 2))
@@ -238,15 +243,15 @@ def _evaluate_chunk_numpy(plan: Plan, L: np.ndarray, tables: np.ndarray, total: 
         if batch is not None:
             g = batch.size
             gn = g * n
-            A = np.take(L, batch.a, axis=0)
-            B = np.take(L, batch.b, axis=0)
             X = sc.x[: 4 * gn].reshape(2, g, n, 2)
-            tw = _tweaks(batch.first, g, total, offset, n)
-            _sigma_tweak(A, tw, X[0])
-            tw |= _ONE
-            _sigma_tweak(B, tw, X[1])
-            Y = sc.aes.permute(X)
-            np.bitwise_xor(Y, X, out=Y)
+            np.take(L, batch.a, axis=0, out=X[0])
+            np.take(L, batch.b, axis=0, out=X[1])
+            A = X[0].copy()
+            B = X[1].copy()
+            P = sc.aes.permute(X, buffer=1)
+            _add_tweaks_numpy(P, _tweaks(batch.first, g, total, offset, n), X)
+            Y = sc.aes.permute(X, buffer=0)
+            np.bitwise_xor(Y, P, out=Y)
             T = tables[batch.first : batch.first + g]
             out = L[batch.out_start : batch.out_start + g]
             m = sc.m[: 2 * gn].reshape(g, n, 2)
@@ -266,7 +271,7 @@ def _evaluate_chunk_numpy(plan: Plan, L: np.ndarray, tables: np.ndarray, total: 
                            out=L[xb.out_start : xb.out_start + xb.size])
 
 
-def _garble_chunk_fused(plan: Plan, L: np.ndarray, delta: np.ndarray, sdelta: np.ndarray,
+def _garble_chunk_fused(plan: Plan, L: np.ndarray, delta: np.ndarray,
                         tables: np.ndarray, total: int, offset: int, sc: _Scratch) -> None:
     """Same as :func:`_garble_chunk_numpy` with the fused kernels of :mod:`private_mdi.gc.kernels`."""
     n = L.shape[1]
@@ -275,11 +280,12 @@ def _garble_chunk_fused(plan: Plan, L: np.ndarray, delta: np.ndarray, sdelta: np
         if batch is not None:
             g = batch.size
             X = sc.x[: 8 * g * n].reshape(4, g, n, 2)
-            kernels.garble_pre(L, batch.a, batch.b, batch.flags_a, batch.flags_b, delta, sdelta, batch.first,
-                               total, offset, X)
-            Y = sc.aes.permute(X)
-            kernels.garble_post(L, batch.a, batch.b, batch.flags_a, batch.flags_b, delta, sdelta, batch.first,
-                                total, offset, Y, tables[batch.first : batch.first + g], batch.out_start)
+            kernels.garble_pre(L, batch.a, batch.b, batch.flags_a, batch.flags_b, delta, X)
+            P = sc.aes.permute(X, buffer=1)
+            kernels.add_tweaks(P, batch.first, total, offset, X)
+            Y = sc.aes.permute(X, buffer=0)
+            kernels.garble_post(L, batch.a, batch.b, batch.flags_a, batch.flags_b, delta, P, Y,
+                                tables[batch.first : batch.first + g], batch.out_start)
         if stage.all_xors is not None:
             xb = stage.all_xors
             kernels.xor_level(L, xb.a, xb.b, xb.out_start)
@@ -294,10 +300,12 @@ def _evaluate_chunk_fused(plan: Plan, L: np.ndarray, tables: np.ndarray, total: 
         if batch is not None:
             g = batch.size
             X = sc.x[: 4 * g * n].reshape(2, g, n, 2)
-            kernels.eval_pre(L, batch.a, batch.b, batch.first, total, offset, X)
-            Y = sc.aes.permute(X)
-            kernels.eval_post(L, batch.a, batch.b, batch.first, total, offset, Y,
-                              tables[batch.first : batch.first + g], batch.out_start)
+            kernels.eval_pre(L, batch.a, batch.b, X)
+            P = sc.aes.permute(X, buffer=1)
+            kernels.add_tweaks(P, batch.first, total, offset, X)
+            Y = sc.aes.permute(X, buffer=0)
+            kernels.eval_post(L, batch.a, batch.b, P, Y, tables[batch.first : batch.first + g],
+                              batch.out_start)
         if stage.all_xors is not None:
             xb = stage.all_xors
             kernels.xor_level(L, xb.a, xb.b, xb.out_start)
@@ -323,7 +331,7 @@ def _garble_plan(plan: Plan, zero_in: np.ndarray, delta: np.ndarray) -> tuple[np
         Lc[: plan.n_inputs] = zero_in[:, c0:c1]
         Lc[plan.zero_slot] = 0
         dc = np.ascontiguousarray(delta[c0:c1])
-        runner(plan, Lc, dc, sigma(dc), tables[:, :, c0:c1], copies, c0, sc)
+        runner(plan, Lc, dc, tables[:, :, c0:c1], copies, c0, sc)
         out[:, c0:c1] = np.take(Lc, plan.out_slots, axis=0)
     return tables, out
 
