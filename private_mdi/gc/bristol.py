@@ -13,7 +13,7 @@ with OP one of XOR, AND (2 → 1), INV, EQW (1 → 1), EQ (1 → 1, the "input" 
 MAND (2m → m: m AND gates, the first m inputs with the last m). The reader expands MAND into AND gates.
 
 Bit order inside a value is whatever the circuit's author chose; for the AES-128 circuit shipped in
-``shared/circuits/aes_128.txt`` the key is input 0 and the plaintext input 1, and each 128-bit value
+``tests/vectors/bristol_aes_128.txt`` the key is input 0 and the plaintext input 1, and each 128-bit value
 enters least-significant bit first (wire j of a value carries bit j of the integer whose big-endian
 16-byte encoding is the key/block), i.e. the bit string of the integer reversed; the output likewise.
 This was checked against AES from ``cryptography`` (see tests/test_gc_bristol.py).
