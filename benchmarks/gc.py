@@ -8,8 +8,8 @@ For each backend (``numba``: fused per-level loops; ``numpy``: pure numpy passes
 time (best of ``--reps``), AND gates per second, bytes per AND (tables alone, and tables + decoder), and
 the time of the AES-ECB calls the scheme cannot avoid (the hash H(x, i) = π(π(x) ⊕ i) ⊕ π(x) costs two AES
 blocks: 4 hashes = 8 blocks per AND to garble, 2 hashes = 4 blocks to evaluate, in two AES-ECB calls per AND
-level), issued with the same per-level batch sizes through the same fixed-key cipher. The ratio ours / AES-only says how
-far the bookkeeping around AES is from that bound.
+level), issued with the same per-level batch sizes through the same fixed-key cipher. The ratio
+ours / AES-only says how far the bookkeeping around AES is from that bound.
 
 Times are CPU seconds of this process (``time.process_time``; single-threaded code), which keeps other
 jobs on a shared machine from inflating them; ``--wall`` uses ``time.perf_counter`` instead.

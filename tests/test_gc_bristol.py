@@ -1,8 +1,8 @@
 """Bristol Fashion reader/writer and the AES-128 circuit against AES from ``cryptography``.
 
-Bit order of tests/vectors/bristol_aes_128.txt (provenance: tests/vectors/README-bristol-aes.md; checked here): input 0 = key, input 1 = plaintext; a 16-byte
-string B enters as the 128 bits of the integer int.from_bytes(B, "big"), least-significant bit first;
-the ciphertext comes out the same way.
+Bit order of tests/vectors/bristol_aes_128.txt (provenance: tests/vectors/README-bristol-aes.md; checked
+here): input 0 = key, input 1 = plaintext; a 16-byte string B enters as the 128 bits of the integer
+int.from_bytes(B, "big"), least-significant bit first; the ciphertext comes out the same way.
 """
 
 from __future__ import annotations

@@ -3,19 +3,19 @@
     H(x, i) = π(π(x) ⊕ i) ⊕ π(x),
 
 with π = AES-128 under the fixed public key :data:`FIXED_KEY` and i a 128-bit tweak. Guo–Katz–Wang–Yu
-(ePrint 2019/074, "Efficient and Secure Multiparty Computation from Fixed-Key Block Ciphers", §7.3: the
-TCCR construction and its theorem) prove this H tweakable circular-correlation robust (TCCR) when π is
-modelled as a random permutation: no adversary making q queries distinguishes the oracle
-(x, i, b) ↦ H(x ⊕ Δ, i) ⊕ b·Δ from a random function with advantage better than O(q²/2^128), provided
-it never repeats a tweak i. That is exactly what half-gates garbling needs (every tweak used once per Δ).
+(ePrint 2019/074, "Efficient and Secure Multiparty Computation from Fixed-Key Block Ciphers", §7.4: the
+tweakable MMO construction "TMMO" and its TCCR theorem) prove this H tweakable circular-correlation
+robust (TCCR) when π is modelled as a random permutation: no adversary making q queries distinguishes the
+oracle (x, i, b) ↦ H(x ⊕ Δ, i) ⊕ b·Δ from a random function with advantage better than O(q²/2^128),
+provided it never repeats a tweak i. That is what half-gates garbling needs (every tweak used once per Δ).
 
 **What changed and why.** Versions before this one computed π(σ(x) ⊕ i) ⊕ σ(x) ⊕ i with the linear
-orthomorphism σ(x_L ‖ x_R) = (x_L ⊕ x_R) ‖ x_L; that is GKWY's *circular-correlation-robust* (CCR,
-untweaked) construction with the tweak XORed into its input, and the tweaked form is not TCCR: it depends
-on σ(x) ⊕ i alone, so (x, i) and (x′, i′) with σ(x ⊕ x′) = i ⊕ i′ collide for every Δ. The tweak now
-enters *after* one application of π, so a tweak difference can no longer be cancelled by a chosen input
-difference. σ is gone from the package: nothing uses it any more. Cost: two AES calls per hash instead of
-one (the batched form makes two AES-ECB passes per batch).
+orthomorphism σ(x_L ‖ x_R) = (x_L ⊕ x_R) ‖ x_L; that is GKWY's circular-correlation-robust (CCR,
+*untweaked*, §7.3) construction with the tweak XORed into its input, and that tweaked form is not TCCR:
+it depends on σ(x) ⊕ i alone, so (x, i) and (x′, i′) with σ(x ⊕ x′) = i ⊕ i′ collide for every Δ. The
+tweak now enters *after* one application of π, so a tweak difference can no longer be cancelled by a
+chosen input difference. σ is gone from the package: nothing uses it any more. Cost: two AES calls per
+hash instead of one (the batched form makes two AES-ECB passes per batch).
 
 Representation: a 128-bit value x is a pair of uint64 words ``(lo, hi)`` in the last axis of a numpy array,
 x = lo + 2^64·hi; its 16-byte string (the AES block) is the little-endian encoding of x, which is exactly the
