@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from cmpc.rand import RandomSource
 from private_mdi.errors import CircuitError
-from private_mdi.gc import Circuit, parse_bristol, run
-from private_mdi.gc.circuit import AND, EQ, EQW, INV, XOR
+from private_mdi.gc import Circuit, run
+from private_mdi.gc.circuit import AND, EQ, EQW, INV, XOR, parse_bristol
 
 AES_PATH = Path(__file__).resolve().parent / "vectors" / "bristol_aes_128.txt"
 AES_SHA256 = "40423a0cdaf5d4d34aba872c12660f115dc25c12eea6e24a9304578e79df6d04"

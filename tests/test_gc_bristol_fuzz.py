@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from private_mdi.errors import CircuitError
 from private_mdi.gc import Circuit, privatemdi_relu_circuit
-from private_mdi.gc.bristol import MAX_FILE_BYTES, MAX_WIRES, parse_bristol, read_bristol, write_bristol
+from private_mdi.gc.bristol import MAX_FILE_BYTES, MAX_WIRES, write_bristol
+from private_mdi.gc.circuit import parse_bristol, read_bristol
 
 AES_TEXT = (Path(__file__).resolve().parent / "vectors" / "bristol_aes_128.txt").read_text(encoding="ascii")
 SMALL_TEXT = write_bristol(privatemdi_relu_circuit(31, 2))

@@ -30,14 +30,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from ..errors import CircuitError
-from .circuit import AND, EQ, EQW, INV, OP_NAMES, XOR, Circuit
+from .gates import AND, EQ, EQW, INV, OP_NAMES, XOR, CircuitView
 
-__all__ = ["MAX_FILE_BYTES", "MAX_GATES", "MAX_WIRES", "WIRES_PER_BYTE", "parse_bristol", "read_bristol",
-           "write_bristol"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_GATES",
+    "MAX_WIRES",
+    "WIRES_PER_BYTE",
+    "BristolParts",
+    "parse_bristol_parts",
+    "read_bristol_text",
+    "write_bristol",
+]
 
 #: Largest number of wires (and of input or output bits) a Bristol file may declare (2^26: 1 GiB of
 #: uint64-pair labels per copy; the AES-128 circuit has 36,919 wires).
@@ -76,13 +85,23 @@ def _names(given: Sequence[str] | None, count: int, prefix: str, what: str) -> l
     return names
 
 
-def parse_bristol(
+class BristolParts(NamedTuple):
+    """The arguments of :class:`~private_mdi.gc.circuit.Circuit` read from a Bristol file."""
+
+    n_wires: int
+    gates: list[tuple[int, int, int, int]]
+    inputs: list[tuple[str, int]]
+    outputs: dict[str, np.ndarray]
+
+
+def parse_bristol_parts(
     text: str, *, input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None
-) -> Circuit:
-    """Parse Bristol Fashion text into a :class:`Circuit`.
+) -> BristolParts:
+    """Parse Bristol Fashion text into the parts of a circuit (``Circuit.from_bristol_text`` builds it).
 
     Input groups are named ``in0, in1, ...`` and output groups ``out0, ...`` unless names are given.
-    Raises CircuitError (with the line number) on any malformed header or gate line.
+    Raises CircuitError (with the line number) on any malformed header or gate line; the Circuit
+    constructor then checks wire order and single assignment.
     """
     lines = [(i + 1, ln.split()) for i, ln in enumerate(text.splitlines())]
     body = [(no, toks) for no, toks in lines if toks]
@@ -149,13 +168,11 @@ def parse_bristol(
     for name, w in zip(out_names, out_widths, strict=True):
         outputs[name] = np.arange(start, start + w)
         start += w
-    return Circuit(n_wires, gates, list(zip(in_names, in_widths, strict=True)), outputs)
+    return BristolParts(n_wires, gates, list(zip(in_names, in_widths, strict=True)), outputs)
 
 
-def read_bristol(
-    path: str | Path, *, input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None
-) -> Circuit:
-    """Read a Bristol Fashion file (see :func:`parse_bristol`); at most :data:`MAX_FILE_BYTES`."""
+def read_bristol_text(path: str | Path) -> str:
+    """The text of a Bristol Fashion file of at most :data:`MAX_FILE_BYTES` bytes, ASCII only."""
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -167,10 +184,10 @@ def read_bristol(
         raise CircuitError(f"{path}: not an ASCII Bristol Fashion file") from None
     except OSError as exc:
         raise CircuitError(f"{path}: cannot read the Bristol file ({exc.strerror or exc})") from None
-    return parse_bristol(text, input_names=input_names, output_names=output_names)
+    return text
 
 
-def write_bristol(circuit: Circuit) -> str:
+def write_bristol(circuit: CircuitView) -> str:
     """Bristol Fashion text for ``circuit``.
 
     Wires are renumbered: inputs keep 0 .. n_in - 1, internal wires follow in gate order and the

@@ -46,11 +46,11 @@ import numpy as np
 
 from cmpc.rand import RandomSource, resolve
 
-from ..errors import GarbledDecodeError, ParameterError
+from ..errors import ParameterError
 from . import kernels
 from .circuit import Circuit
-from .encoding import Decoder, Encoder, GarbledCircuit, Labels
-from .hash import FixedKeyAES, tccr_hash
+from .encoding import Decoder, Encoder, GarbledCircuit, Labels, output_tags
+from .hash import FixedKeyAES
 from .plan import Plan
 
 __all__ = [
@@ -131,14 +131,6 @@ def _lsb_mask(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     out[..., 0] = m
     out[..., 1] = m
     return out
-
-
-def output_tags(labels: np.ndarray, aes: FixedKeyAES | None = None) -> np.ndarray:
-    """64-bit tags of output labels of shape (copies, n_out, 2): low word of H(L, 2^64 + o·C + c)."""
-    c, n = labels.shape[0], labels.shape[1]
-    tweak = (np.arange(n, dtype=np.uint64)[None, :] * np.uint64(c)
-             + np.arange(c, dtype=np.uint64)[:, None])
-    return tccr_hash(labels, tweak, 1, aes)[..., 0].copy()
 
 
 #: Target size of the label array of one chunk of copies: copies are garbled and evaluated in chunks so
@@ -427,19 +419,9 @@ def evaluate(gc: Garbling | GarbledCircuit, labels: Labels | np.ndarray) -> Labe
 
 def decode(decoder: Decoder, output_labels: Labels | np.ndarray) -> np.ndarray:
     """Output bits (copies, n_out) uint8 from output labels; GarbledDecodeError on an invalid label."""
-    lab = output_labels.array if isinstance(output_labels, Labels) else Labels(output_labels).array
-    if lab.shape[:2] != decoder.bits.shape:
-        raise ParameterError(f"output labels must have shape {(*decoder.bits.shape, 2)}, got {lab.shape}")
-    s = (lab[..., 0] & _ONE).astype(np.intp)
-    expected = np.take_along_axis(decoder.tags, s[..., None], axis=2)[..., 0]
-    bad = output_tags(lab) != expected
-    if bad.any():
-        c, o = (int(v) for v in np.argwhere(bad)[0])
-        raise GarbledDecodeError(
-            f"{int(bad.sum())} output label(s) are neither valid label of their wire "
-            f"(first: copy {c}, output bit {o}); an input label was wrong or the tables do not match"
-        )
-    return (s.astype(np.uint8) ^ decoder.bits).astype(np.uint8)
+    if not isinstance(decoder, Decoder):
+        raise ParameterError(f"decoder must be a Decoder, got {type(decoder).__name__}")
+    return decoder.decode(output_labels)
 
 
 def run(circuit: Circuit, bits: np.ndarray, rng: RandomSource | None = None) -> np.ndarray:

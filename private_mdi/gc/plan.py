@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .circuit import EQ, EQW, INV, XOR, Circuit
+from .gates import EQ, EQW, INV, XOR, CircuitView
 
 __all__ = ["AndBatch", "Plan", "Stage", "XorBatch", "build_plan"]
 
@@ -98,7 +98,7 @@ class Plan:
         return max((s.ands.size for s in self.stages if s.ands is not None), default=0)
 
 
-def build_plan(circuit: Circuit) -> Plan:
+def build_plan(circuit: CircuitView) -> Plan:
     """Compile ``circuit`` into its levelled schedule (pure function of the circuit)."""
     n_in = circuit.n_inputs
     # node tables (python lists: built once per circuit)
@@ -255,7 +255,3 @@ def build_plan(circuit: Circuit) -> Plan:
         out_inv=out_inv,
     )
 
-
-def plan_and_count(circuit: Circuit) -> int:
-    """AND gates actually garbled for ``circuit`` (after folding and dead-gate removal)."""
-    return circuit.plan().n_and
