@@ -57,6 +57,18 @@ def test_header_numbers_are_checked_before_allocation(text: str, match: str) -> 
     assert time.perf_counter() - t0 < 1.0
 
 
+def test_circuit_constructor_limits() -> None:
+    """The library path has the same limits: no allocation from a huge count, no OverflowError."""
+    for args, match in [
+        ((2**70, [], [("x", 1)], {"o": [0]}), "n_wires must be in"),
+        ((10**12, [], [("x", 1)], {"o": [0]}), "n_wires must be in"),
+        ((10, [], [("x", 2**70)], {}), "do not fit"),
+        ((10, [(0, 2**70, 1, 2)], [("x", 2)], {}), "int64 range"),
+    ]:
+        with pytest.raises(CircuitError, match=match):
+            Circuit(*args)  # type: ignore[arg-type]
+
+
 def test_read_bristol_refuses_missing_binary_and_huge_files(tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(CircuitError, match="cannot read"):

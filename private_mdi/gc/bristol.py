@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import CircuitError
-from .gates import AND, EQ, EQW, INV, OP_NAMES, XOR, CircuitView
+from .gates import AND, EQ, EQW, INV, MAX_GATES, MAX_WIRES, OP_NAMES, XOR, CircuitView
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -48,11 +48,6 @@ __all__ = [
     "write_bristol",
 ]
 
-#: Largest number of wires (and of input or output bits) a Bristol file may declare (2^26: 1 GiB of
-#: uint64-pair labels per copy; the AES-128 circuit has 36,919 wires).
-MAX_WIRES = 1 << 26
-#: Largest number of gates a Bristol file may declare.
-MAX_GATES = 1 << 26
 #: Largest Bristol file :func:`read_bristol` reads (checked with stat before reading).
 MAX_FILE_BYTES = 1 << 30
 #: Declared wires allowed per byte of text (bounds unused input wires by the file's own size).

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import CircuitError, ParameterError
 from .bristol import parse_bristol_parts, read_bristol_text, write_bristol
-from .gates import AND, EQ, EQW, INV, OP_NAMES, XOR
+from .gates import AND, EQ, EQW, INV, MAX_GATES, MAX_WIRES, OP_NAMES, XOR
 from .plan import Plan, build_plan
 
 __all__ = [
@@ -94,9 +94,16 @@ class Circuit:
         outputs: Mapping[str, Sequence[int] | np.ndarray],
     ) -> None:
         n_wires = int(n_wires)
-        if n_wires < 0:
-            raise CircuitError(f"n_wires must be >= 0, got {n_wires}")
-        g = np.asarray(gates, dtype=np.int64)
+        if not 0 <= n_wires <= MAX_WIRES:
+            raise CircuitError(f"n_wires must be in [0, {MAX_WIRES}] (gates.MAX_WIRES), got {n_wires}")
+        if len(gates) > MAX_GATES:
+            raise CircuitError(f"at most {MAX_GATES} gates (gates.MAX_GATES), got {len(gates)}")
+        try:
+            g = np.asarray(gates, dtype=np.int64)
+        except (OverflowError, ValueError, TypeError) as exc:
+            raise CircuitError(
+                f"gates must be (op, in0, in1, out) integer tuples in int64 range: {exc}"
+            ) from None
         if g.size == 0:
             g = np.zeros((0, 4), dtype=np.int64)
         if g.ndim != 2 or g.shape[1] != 4:
@@ -110,8 +117,9 @@ class Circuit:
         for name, width in inputs:
             _check_name(name, "input group")
             width = int(width)
-            if width < 0:
-                raise CircuitError(f"input group {name!r} has negative width {width}")
+            if not 0 <= width <= n_wires - start:
+                raise CircuitError(f"input groups do not fit in n_wires = {n_wires} (group {name!r} has "
+                                   f"width {width})")
             if name in groups:
                 raise CircuitError(f"input group {name!r} appears twice")
             w = np.arange(start, start + width, dtype=np.int64)

@@ -18,7 +18,13 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["AND", "ARITY", "EQ", "EQW", "INV", "OP_NAMES", "XOR", "CircuitView"]
+__all__ = ["AND", "ARITY", "EQ", "EQW", "INV", "MAX_GATES", "MAX_WIRES", "OP_NAMES", "XOR", "CircuitView"]
+
+#: Largest number of wires of a circuit (and of input or output bits of a Bristol file): 2^26, i.e. 1 GiB
+#: of uint64-pair labels per copy (the AES-128 circuit has 36,919 wires).
+MAX_WIRES = 1 << 26
+#: Largest number of gates of a circuit.
+MAX_GATES = 1 << 26
 
 XOR = 0
 AND = 1
