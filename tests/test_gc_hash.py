@@ -67,6 +67,10 @@ def test_batched_hash_matches_scalar_reference() -> None:
     h1 = tccr_hash(x, lo, 0, aes)
     h2 = tccr_hash(x[::-1].copy(), lo, 0, aes)
     assert np.array_equal(h1, tccr_hash(x, lo, 0)) and np.array_equal(h2[::-1], h1)
+    p = aes.permute(x, buffer=1)
+    with pytest.raises(ValueError, match="other buffer"):
+        aes.permute(p, buffer=1)
+    assert np.array_equal(aes.permute(p, buffer=0), aes.permute(aes.permute(x, buffer=1).copy(), buffer=0))
 
 
 def test_old_collision_is_gone() -> None:

@@ -69,6 +69,8 @@ class FixedKeyAES:
         ws = self._ws[buffer]
         if ws.size < nbytes + 16:
             ws = self._ws[buffer] = np.empty(max(nbytes + 16, 2 * ws.size), dtype=np.uint8)
+        elif np.may_share_memory(x, ws):
+            raise ValueError(f"x is a view of output buffer {buffer}: use the other buffer")
         self._enc.update_into(memoryview(x).cast("B"), memoryview(ws))  # type: ignore[arg-type]
         return ws[:nbytes].view(np.uint64).reshape(x.shape)
 
