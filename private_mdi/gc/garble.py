@@ -51,6 +51,13 @@ from . import kernels
 from .circuit import Circuit
 from .encoding import Decoder, Encoder, GarbledCircuit, Labels, output_tags
 from .hash import FixedKeyAES
+from .levels import (
+    Scratch,
+    evaluate_chunk_fused,
+    evaluate_chunk_numpy,
+    garble_chunk_fused,
+    garble_chunk_numpy,
+)
 from .plan import Plan
 
 __all__ = [
@@ -124,15 +131,6 @@ def _check_copies(copies: object) -> int:
     return c
 
 
-def _lsb_mask(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """All-ones (both words) where lsb(x) = 1, else zero: shape of x (…, 2)."""
-    m = np.bitwise_and(x[..., 0], _ONE)
-    np.negative(m, out=m)
-    out[..., 0] = m
-    out[..., 1] = m
-    return out
-
-
 #: Target size of the label array of one chunk of copies: copies are garbled and evaluated in chunks so
 #: that the working set stays bounded (memory is O(chunk · slots), not O(copies · slots)).
 CHUNK_BYTES = 32 << 20
@@ -145,164 +143,6 @@ def _chunk(plan: Plan, copies: int) -> int:
     return -(-copies // n_chunks)
 
 
-def _tweaks(first: int, g: int, total: int, offset: int, n: int) -> np.ndarray:
-    """j = 2((first + i)·total + offset + c) for i < g, c < n, as a (g, n) uint64 array."""
-    gates = np.arange(first, first + g, dtype=np.uint64)
-    rows = (gates * np.uint64(total) + np.uint64(offset)) * np.uint64(2)
-    return rows[:, None] + np.arange(0, 2 * n, 2, dtype=np.uint64)[None, :]
-
-
-class _Scratch:
-    """Reusable buffers of one garbling or evaluation (sized for the largest AND level of a chunk)."""
-
-    def __init__(self, plan: Plan, chunk: int, blocks: int) -> None:
-        self.x = np.empty(2 * blocks * plan.max_and_batch * chunk, dtype=np.uint64)
-        self.m = np.empty(4 * plan.max_and_batch * chunk, dtype=np.uint64)
-        self.t = np.empty(4 * plan.max_and_batch * chunk, dtype=np.uint64)
-        self.aes = FixedKeyAES()
-
-
-def _add_tweaks_numpy(P: np.ndarray, tw: np.ndarray, X: np.ndarray) -> None:
-    """X = P ⊕ i with i = tw for the first half of P's blocks axis and tw | 1 for the second half."""
-    np.copyto(X, P)
-    half = P.shape[0] // 2
-    X[:half, ..., 0] ^= tw
-    tw |= _ONE
-    X[half:, ..., 0] ^= tw
-
-
-def _garble_chunk_numpy(plan: Plan, L: np.ndarray, delta: np.ndarray,
-                        tables: np.ndarray, total: int, offset: int, sc: _Scratch) -> None:
-    """Garble copies ``offset ..`` held in L (n_slots, n, 2) with numpy passes.
-
-    ``tables`` is the (n_and, 2, n, 2) view of this chunk's columns of the tables.
-    """
-    n = L.shape[1]
-    for stage in plan.stages:
-        batch = stage.ands
-        if batch is not None:
-            g = batch.size
-            gn = g * n
-            A0 = np.take(L, batch.a, axis=0)
-            B0 = np.take(L, batch.b, axis=0)
-            if batch.inv_a.size:
-                A0[batch.inv_a] ^= delta
-            if batch.inv_b.size:
-                B0[batch.inv_b] ^= delta
-            X = sc.x[: 8 * gn].reshape(4, g, n, 2)
-            # hash inputs A⁰, A¹, B⁰, B¹; then H = π(π(x) ⊕ i) ⊕ π(x) with i = j, j, j', j'
-            X[0] = A0
-            np.bitwise_xor(A0, delta, out=X[1])
-            X[2] = B0
-            np.bitwise_xor(B0, delta, out=X[3])
-            P = sc.aes.permute(X, buffer=1)
-            _add_tweaks_numpy(P, _tweaks(batch.first, g, total, offset, n), X)
-            Y = sc.aes.permute(X, buffer=0)
-            np.bitwise_xor(Y, P, out=Y)  # Y[k] = H(·) of the four inputs
-            H0, H1, H2, H3 = Y[0], Y[1], Y[2], Y[3]
-            ma = _lsb_mask(A0, sc.m[: 2 * gn].reshape(g, n, 2))
-            mb = _lsb_mask(B0, sc.m[2 * gn : 4 * gn].reshape(g, n, 2))
-            T = tables[batch.first : batch.first + g]
-            TG = T[:, 0]
-            TE = T[:, 1]
-            t1 = sc.t[: 2 * gn].reshape(g, n, 2)
-            t2 = sc.t[2 * gn : 4 * gn].reshape(g, n, 2)
-            # T_G = H0 ⊕ H1 ⊕ p_b·Δ
-            np.bitwise_xor(H0, H1, out=t1)
-            np.bitwise_and(mb, delta, out=t2)
-            np.bitwise_xor(t1, t2, out=TG)
-            # W_G = H0 ⊕ p_a·T_G  (into the output slots)
-            out = L[batch.out_start : batch.out_start + g]
-            np.bitwise_and(ma, TG, out=t2)
-            np.bitwise_xor(H0, t2, out=out)
-            # T_E = H2 ⊕ H3 ⊕ A⁰ ; W_E = H2 ⊕ p_b·(H2 ⊕ H3) ; C⁰ = W_G ⊕ W_E
-            np.bitwise_xor(H2, H3, out=t1)
-            np.bitwise_xor(t1, A0, out=TE)
-            np.bitwise_and(mb, t1, out=t1)
-            np.bitwise_xor(t1, H2, out=t1)
-            np.bitwise_xor(out, t1, out=out)
-        for xb in stage.xors:
-            np.bitwise_xor(np.take(L, xb.a, axis=0), np.take(L, xb.b, axis=0),
-                           out=L[xb.out_start : xb.out_start + xb.size])
-
-
-def _evaluate_chunk_numpy(plan: Plan, L: np.ndarray, tables: np.ndarray, total: int, offset: int,
-                          sc: _Scratch) -> None:
-    """Evaluate copies ``offset ..`` held in L with numpy passes; tables: (n_and, 2, n, 2) view."""
-    n = L.shape[1]
-    for stage in plan.stages:
-        batch = stage.ands
-        if batch is not None:
-            g = batch.size
-            gn = g * n
-            X = sc.x[: 4 * gn].reshape(2, g, n, 2)
-            np.take(L, batch.a, axis=0, out=X[0])
-            np.take(L, batch.b, axis=0, out=X[1])
-            A = X[0].copy()
-            B = X[1].copy()
-            P = sc.aes.permute(X, buffer=1)
-            _add_tweaks_numpy(P, _tweaks(batch.first, g, total, offset, n), X)
-            Y = sc.aes.permute(X, buffer=0)
-            np.bitwise_xor(Y, P, out=Y)
-            T = tables[batch.first : batch.first + g]
-            out = L[batch.out_start : batch.out_start + g]
-            m = sc.m[: 2 * gn].reshape(g, n, 2)
-            t = sc.t[: 2 * gn].reshape(g, n, 2)
-            # W_G = H(A, j) ⊕ s_a·T_G
-            _lsb_mask(A, m)
-            np.bitwise_and(m, T[:, 0], out=t)
-            np.bitwise_xor(Y[0], t, out=out)
-            # W_E = H(B, j') ⊕ s_b·(T_E ⊕ A)
-            _lsb_mask(B, m)
-            np.bitwise_xor(T[:, 1], A, out=t)
-            np.bitwise_and(t, m, out=t)
-            np.bitwise_xor(t, Y[1], out=t)
-            np.bitwise_xor(out, t, out=out)
-        for xb in stage.xors:
-            np.bitwise_xor(np.take(L, xb.a, axis=0), np.take(L, xb.b, axis=0),
-                           out=L[xb.out_start : xb.out_start + xb.size])
-
-
-def _garble_chunk_fused(plan: Plan, L: np.ndarray, delta: np.ndarray,
-                        tables: np.ndarray, total: int, offset: int, sc: _Scratch) -> None:
-    """Same as :func:`_garble_chunk_numpy` with the fused kernels of :mod:`private_mdi.gc.kernels`."""
-    n = L.shape[1]
-    for stage in plan.stages:
-        batch = stage.ands
-        if batch is not None:
-            g = batch.size
-            X = sc.x[: 8 * g * n].reshape(4, g, n, 2)
-            kernels.garble_pre(L, batch.a, batch.b, batch.flags_a, batch.flags_b, delta, X)
-            P = sc.aes.permute(X, buffer=1)
-            kernels.add_tweaks(P, batch.first, total, offset, X)
-            Y = sc.aes.permute(X, buffer=0)
-            kernels.garble_post(L, batch.a, batch.b, batch.flags_a, batch.flags_b, delta, P, Y,
-                                tables[batch.first : batch.first + g], batch.out_start)
-        if stage.all_xors is not None:
-            xb = stage.all_xors
-            kernels.xor_level(L, xb.a, xb.b, xb.out_start)
-
-
-def _evaluate_chunk_fused(plan: Plan, L: np.ndarray, tables: np.ndarray, total: int, offset: int,
-                          sc: _Scratch) -> None:
-    """Same as :func:`_evaluate_chunk_numpy` with the fused kernels."""
-    n = L.shape[1]
-    for stage in plan.stages:
-        batch = stage.ands
-        if batch is not None:
-            g = batch.size
-            X = sc.x[: 4 * g * n].reshape(2, g, n, 2)
-            kernels.eval_pre(L, batch.a, batch.b, X)
-            P = sc.aes.permute(X, buffer=1)
-            kernels.add_tweaks(P, batch.first, total, offset, X)
-            Y = sc.aes.permute(X, buffer=0)
-            kernels.eval_post(L, batch.a, batch.b, P, Y, tables[batch.first : batch.first + g],
-                              batch.out_start)
-        if stage.all_xors is not None:
-            xb = stage.all_xors
-            kernels.xor_level(L, xb.a, xb.b, xb.out_start)
-
-
 def _garble_plan(plan: Plan, zero_in: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Run the garbler: zero_in (n_in, C, 2), delta (C, 2) -> tables, stored output labels.
 
@@ -312,11 +152,11 @@ def _garble_plan(plan: Plan, zero_in: np.ndarray, delta: np.ndarray) -> tuple[np
     """
     copies = delta.shape[0]
     chunk = _chunk(plan, copies)
-    runner = _garble_chunk_fused if _backend == "numba" else _garble_chunk_numpy
+    runner = garble_chunk_fused if _backend == "numba" else garble_chunk_numpy
     tables = np.empty((plan.n_and, 2, copies, 2), dtype=np.uint64)
     out = np.empty((plan.out_slots.size, copies, 2), dtype=np.uint64)
     L = np.empty((plan.n_slots, chunk, 2), dtype=np.uint64)
-    sc = _Scratch(plan, chunk, 4)
+    sc = Scratch(plan, chunk, 4)
     for c0 in range(0, copies, chunk):
         c1 = min(copies, c0 + chunk)
         Lc = L if c1 - c0 == chunk else np.empty((plan.n_slots, c1 - c0, 2), dtype=np.uint64)
@@ -332,10 +172,10 @@ def _evaluate_plan(plan: Plan, tables: np.ndarray, labels_in: np.ndarray) -> np.
     """Run the evaluator: labels_in (n_in, C, 2) -> output labels (n_out, C, 2)."""
     copies = labels_in.shape[1]
     chunk = _chunk(plan, copies)
-    runner = _evaluate_chunk_fused if _backend == "numba" else _evaluate_chunk_numpy
+    runner = evaluate_chunk_fused if _backend == "numba" else evaluate_chunk_numpy
     out = np.empty((plan.out_slots.size, copies, 2), dtype=np.uint64)
     L = np.empty((plan.n_slots, chunk, 2), dtype=np.uint64)
-    sc = _Scratch(plan, chunk, 2)
+    sc = Scratch(plan, chunk, 2)
     for c0 in range(0, copies, chunk):
         c1 = min(copies, c0 + chunk)
         Lc = L if c1 - c0 == chunk else np.empty((plan.n_slots, c1 - c0, 2), dtype=np.uint64)

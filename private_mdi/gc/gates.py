@@ -3,7 +3,7 @@
 The bottom of the one-way import order of :mod:`private_mdi.gc`::
 
     gates  <-  plan, bristol  <-  circuit  <-  builder  <-  relu
-    hash, circuit  <-  encoding  <-  garble (+ kernels, plan)
+    hash, circuit  <-  encoding  <-  garble (+ levels <- kernels, hash, plan)
     hash, plan  <-  reference (scalar references for the tests)
 
 :mod:`~private_mdi.gc.plan` (the garbling schedule) and :mod:`~private_mdi.gc.bristol` (the file format)
