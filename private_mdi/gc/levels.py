@@ -13,7 +13,7 @@ import numpy as np
 
 from . import kernels
 from .hash import FixedKeyAES
-from .plan import Plan
+from .plan import Plan, Stage
 
 __all__ = [
     "Scratch",
@@ -61,6 +61,35 @@ def _add_tweaks_numpy(P: np.ndarray, tw: np.ndarray, X: np.ndarray) -> None:
     X[half:, ..., 0] ^= tw
 
 
+def _hash_numpy(sc: Scratch, X: np.ndarray, first: int, total: int, offset: int) -> np.ndarray:
+    """H(X[k], i) = π(π(X) ⊕ i) ⊕ π(X) for all blocks of X (K, g, n, 2); overwrites X with π(X) ⊕ i."""
+    P = sc.aes.permute(X, buffer=1)
+    _add_tweaks_numpy(P, _tweaks(first, X.shape[1], total, offset, X.shape[2]), X)
+    Y = sc.aes.permute(X, buffer=0)
+    np.bitwise_xor(Y, P, out=Y)
+    return Y
+
+
+def _hash_passes_fused(sc: Scratch, X: np.ndarray, first: int, total: int, offset: int
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(π(X), π(π(X) ⊕ i)) with the tweaks added by the compiled kernel; the post kernels XOR them."""
+    P = sc.aes.permute(X, buffer=1)
+    kernels.add_tweaks(P, first, total, offset, X)
+    return P, sc.aes.permute(X, buffer=0)
+
+
+def _xors_numpy(stage: Stage, L: np.ndarray) -> None:
+    for xb in stage.xors:
+        np.bitwise_xor(np.take(L, xb.a, axis=0), np.take(L, xb.b, axis=0),
+                       out=L[xb.out_start : xb.out_start + xb.size])
+
+
+def _xors_fused(stage: Stage, L: np.ndarray) -> None:
+    if stage.all_xors is not None:
+        xb = stage.all_xors
+        kernels.xor_level(L, xb.a, xb.b, xb.out_start)
+
+
 def garble_chunk_numpy(plan: Plan, L: np.ndarray, delta: np.ndarray,
                         tables: np.ndarray, total: int, offset: int, sc: Scratch) -> None:
     """Garble copies ``offset ..`` held in L (n_slots, n, 2) with numpy passes.
@@ -85,10 +114,7 @@ def garble_chunk_numpy(plan: Plan, L: np.ndarray, delta: np.ndarray,
             np.bitwise_xor(A0, delta, out=X[1])
             X[2] = B0
             np.bitwise_xor(B0, delta, out=X[3])
-            P = sc.aes.permute(X, buffer=1)
-            _add_tweaks_numpy(P, _tweaks(batch.first, g, total, offset, n), X)
-            Y = sc.aes.permute(X, buffer=0)
-            np.bitwise_xor(Y, P, out=Y)  # Y[k] = H(·) of the four inputs
+            Y = _hash_numpy(sc, X, batch.first, total, offset)  # Y[k] = H(·) of the four inputs
             H0, H1, H2, H3 = Y[0], Y[1], Y[2], Y[3]
             ma = _lsb_mask(A0, sc.m[: 2 * gn].reshape(g, n, 2))
             mb = _lsb_mask(B0, sc.m[2 * gn : 4 * gn].reshape(g, n, 2))
@@ -111,9 +137,7 @@ def garble_chunk_numpy(plan: Plan, L: np.ndarray, delta: np.ndarray,
             np.bitwise_and(mb, t1, out=t1)
             np.bitwise_xor(t1, H2, out=t1)
             np.bitwise_xor(out, t1, out=out)
-        for xb in stage.xors:
-            np.bitwise_xor(np.take(L, xb.a, axis=0), np.take(L, xb.b, axis=0),
-                           out=L[xb.out_start : xb.out_start + xb.size])
+        _xors_numpy(stage, L)
 
 
 def evaluate_chunk_numpy(plan: Plan, L: np.ndarray, tables: np.ndarray, total: int, offset: int,
@@ -130,10 +154,7 @@ def evaluate_chunk_numpy(plan: Plan, L: np.ndarray, tables: np.ndarray, total: i
             np.take(L, batch.b, axis=0, out=X[1])
             A = X[0].copy()
             B = X[1].copy()
-            P = sc.aes.permute(X, buffer=1)
-            _add_tweaks_numpy(P, _tweaks(batch.first, g, total, offset, n), X)
-            Y = sc.aes.permute(X, buffer=0)
-            np.bitwise_xor(Y, P, out=Y)
+            Y = _hash_numpy(sc, X, batch.first, total, offset)
             T = tables[batch.first : batch.first + g]
             out = L[batch.out_start : batch.out_start + g]
             m = sc.m[: 2 * gn].reshape(g, n, 2)
@@ -148,9 +169,7 @@ def evaluate_chunk_numpy(plan: Plan, L: np.ndarray, tables: np.ndarray, total: i
             np.bitwise_and(t, m, out=t)
             np.bitwise_xor(t, Y[1], out=t)
             np.bitwise_xor(out, t, out=out)
-        for xb in stage.xors:
-            np.bitwise_xor(np.take(L, xb.a, axis=0), np.take(L, xb.b, axis=0),
-                           out=L[xb.out_start : xb.out_start + xb.size])
+        _xors_numpy(stage, L)
 
 
 def garble_chunk_fused(plan: Plan, L: np.ndarray, delta: np.ndarray,
@@ -163,14 +182,10 @@ def garble_chunk_fused(plan: Plan, L: np.ndarray, delta: np.ndarray,
             g = batch.size
             X = sc.x[: 8 * g * n].reshape(4, g, n, 2)
             kernels.garble_pre(L, batch.a, batch.b, batch.flags_a, batch.flags_b, delta, X)
-            P = sc.aes.permute(X, buffer=1)
-            kernels.add_tweaks(P, batch.first, total, offset, X)
-            Y = sc.aes.permute(X, buffer=0)
+            P, Y = _hash_passes_fused(sc, X, batch.first, total, offset)
             kernels.garble_post(L, batch.a, batch.b, batch.flags_a, batch.flags_b, delta, P, Y,
                                 tables[batch.first : batch.first + g], batch.out_start)
-        if stage.all_xors is not None:
-            xb = stage.all_xors
-            kernels.xor_level(L, xb.a, xb.b, xb.out_start)
+        _xors_fused(stage, L)
 
 
 def evaluate_chunk_fused(plan: Plan, L: np.ndarray, tables: np.ndarray, total: int, offset: int,
@@ -183,11 +198,7 @@ def evaluate_chunk_fused(plan: Plan, L: np.ndarray, tables: np.ndarray, total: i
             g = batch.size
             X = sc.x[: 4 * g * n].reshape(2, g, n, 2)
             kernels.eval_pre(L, batch.a, batch.b, X)
-            P = sc.aes.permute(X, buffer=1)
-            kernels.add_tweaks(P, batch.first, total, offset, X)
-            Y = sc.aes.permute(X, buffer=0)
+            P, Y = _hash_passes_fused(sc, X, batch.first, total, offset)
             kernels.eval_post(L, batch.a, batch.b, P, Y, tables[batch.first : batch.first + g],
                               batch.out_start)
-        if stage.all_xors is not None:
-            xb = stage.all_xors
-            kernels.xor_level(L, xb.a, xb.b, xb.out_start)
+        _xors_fused(stage, L)
