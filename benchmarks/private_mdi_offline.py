@@ -19,7 +19,7 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 model = Model.load(DATA_DIR / "digits_mlp.npz")
 x_tr, x_te, _, y_te = digits_split()
 t0 = time.perf_counter()
-with PrivateInference(model, edges=2, calibration=x_tr, progress=False) as pi:
+with PrivateInference(model, edges=2, input_bound=(0.0, 1.0), progress=False) as pi:
     t1 = time.perf_counter()
     pi.offline(N)
     t2 = time.perf_counter()

@@ -60,7 +60,7 @@ def demo(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ParameterError(f"--n must be >= 1, got {args.n}")
     model = _load(args.model)
-    x_tr, x_te, _, y_te = digits_split()
+    _, x_te, _, y_te = digits_split()
     n = min(args.n, len(y_te))
     x, y = x_te[:n], y_te[:n]
     table = args.format == "table"
@@ -76,7 +76,7 @@ def demo(args: argparse.Namespace) -> int:
     with PrivateInference(
         model,
         edges=args.edges,
-        calibration=x_tr,
+        input_bound=(0.0, 1.0),  # pixels / 16 lie in [0, 1] by construction
         key_bits=args.key_bits,
         progress=None if args.progress and table else False,
         processes=args.processes,

@@ -49,6 +49,7 @@ from cmpc.rand import RandomSource, resolve
 from . import paillier as _paillier
 from .errors import MaterialReusedError, ParameterError, PrivateMDIError
 from .fixedpoint import analyse_ranges, check_input, choose_parameters
+from .fixedpoint.input_range import OUT_OF_RANGE_CHOICES
 from .model import Model, decode_output, signed
 from .paillier import MIN_KEY_BITS, PaillierKeyPair
 from .protocol.client import Client
@@ -89,9 +90,15 @@ class PrivateInference:
         Field prime and fractional bits. Both or neither: when omitted they are chosen by
         :func:`~private_mdi.fixedpoint.choose_parameters`; when given they are checked by
         :func:`~private_mdi.fixedpoint.analyse_ranges` (``OverflowRiskError`` if the model can wrap).
-    calibration, input_bound:
-        The input range the analysis assumes: calibration data (per-feature [min, max]) or a bound
-        ``B`` / ``(low, high)``; default ``input_bound=1.0``. Inputs outside it are refused.
+    calibration, input_bound, on_out_of_range:
+        The input range the analysis assumes (:class:`~private_mdi.fixedpoint.InputRange`): calibration
+        data, treated as a sample of the input distribution (each feature's [min, max] widened by the
+        documented margin, so held-out rows pass), or a bound ``B`` (``|x| ≤ B``) / ``(low, high)``;
+        neither: ``|x| ≤ 8``, which covers standardized data (a larger prime is chosen when the model needs
+        the room). An input outside the range is refused before any message with an
+        :class:`~private_mdi.fixedpoint.InputRangeError` in the caller's units (row, feature, value, range,
+        fix); ``on_out_of_range="clip"`` clips it into the range instead, with a warning — this changes
+        the result for that row.
     key_bits, paillier_keys:
         Paillier modulus size (default :data:`DEFAULT_KEY_BITS` = 3072; ≥ 2048) or a ready
         :class:`~private_mdi.paillier.PaillierKeyPair` of the client
@@ -135,6 +142,7 @@ class PrivateInference:
         insecure: bool = False,
         offline_chunk: int = 32,
         offline_window: int = 2,
+        on_out_of_range: str = "raise",
     ) -> None:
         if not isinstance(model, Model):
             raise ParameterError(f"model must be a private_mdi.model.Model, got {type(model).__name__}")
@@ -142,10 +150,9 @@ class PrivateInference:
         self.timeout = check_timeout("timeout", timeout)
         self.offline_chunk = check_int("offline_chunk", offline_chunk, 1, 1 << 16)
         self.offline_window = check_int("offline_window", offline_window, 1, 64)
+        self.on_out_of_range = check_choice("on_out_of_range", on_out_of_range, OUT_OF_RANGE_CHOICES)
         self.model = model
         self.placement = model.placement(edges, hosts)
-        if calibration is None and input_bound is None:
-            input_bound = 1.0
         layers = model.range_layers()  # = dense equivalents, with max pooling bounded soundly
         if (p is None) != (f is None):
             raise ParameterError("give both p and f, or neither (then they are chosen)")
@@ -296,8 +303,11 @@ class PrivateInference:
 
     # -- online ----------------------------------------------------------------------------------------
     def _encode(self, x: np.ndarray) -> np.ndarray:
+        box = self.ranges.input_range
+        if box is not None:  # refuse (or clip) in the caller's units first
+            x = box.apply(self.model._batch(x), self.on_out_of_range)
         x_hat = self.model.encode(x, self.f, self.p)
-        check_input(x_hat, self.ranges)
+        check_input(x_hat, self.ranges)  # the encoded backstop
         return x_hat
 
     def predict_raw(self, x: np.ndarray, *, pipelined: bool = True) -> np.ndarray:

@@ -130,6 +130,14 @@ def simulate(
 
     ``Y`` is a FieldArray equal to AᵀB mod p. ``field`` defaults to GF(2^31 − 1). Raises
     :class:`~cmpc.errors.InsufficientWorkersError` when faults leave too few workers.
+
+    >>> import numpy as np
+    >>> from cmpc import PrimeField, RandomSource, codes
+    >>> F = PrimeField(65521)
+    >>> A = F.random((8, 6), rng=RandomSource(seed=1)); B = F.random((8, 4), rng=RandomSource(seed=2))
+    >>> Y, report = simulate(codes.make("age", s=2, t=2, z=2), A, B, field=F, rng=RandomSource(seed=3))
+    >>> bool((Y == F.matmul(A.T, B)).all()), report.workers, report.certificate.kind
+    (True, 17, 'structural')
     """
     if field is None:
         field = PrimeField(2**31 - 1)
