@@ -69,7 +69,7 @@ def classify(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, CMPCError):
         return f"{type(exc).__name__}: {exc}", EXIT_FAILURE
     if isinstance(exc, ssl.SSLError):
-        return f"TLS key or certificate rejected: {exc.reason or exc}", EXIT_USAGE
+        return f"TLS key or certificate rejected: {getattr(exc, 'reason', None) or exc}", EXIT_USAGE
     if isinstance(exc, tomllib.TOMLDecodeError):
         return f"not valid TOML: {exc}", EXIT_USAGE
     if isinstance(exc, json.JSONDecodeError):

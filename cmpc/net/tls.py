@@ -345,7 +345,7 @@ def _base_context(purpose: ssl.Purpose, creds: PartyCredentials | None, ca: Path
         raise CredentialsError(
             f"OpenSSL rejected the TLS files (CA {ca}"
             + (f", certificate {creds.cert}, key {creds.key}" if creds else "")
-            + f"): {exc.reason or exc}"
+            + f"): {getattr(exc, 'reason', None) or exc}"
         ) from exc
     except OSError as exc:
         raise CredentialsError(f"cannot read the TLS files: {exc.strerror or exc}: {exc.filename}") from exc
