@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``cmpc`` with ``argv`` (default ``sys.argv[1:]``); the exit status (policy: :mod:`cmpc.cliutil`)."""
+    """Run ``cmpc`` with ``argv`` (default ``sys.argv[1:]``); the exit status (see :mod:`cmpc.cliutil`)."""
     return run_cli("cmpc", build_parser(), argv, version=_version(), stderr=sys.stderr)
 
 

@@ -23,8 +23,8 @@ def test_init_writes_one_folder_per_machine(tmp_path, capsys):
     hosts = tmp_path / "hosts.txt"
     hosts.write_text("# two machines\n10.1.0.1\n10.1.0.2:7100\n".replace(":7100", ""))
     out = tmp_path / "deploy"
-    assert main(["init", "--code", "bgw", "--s", "1", "--t", "1", "--z", "1", "--m", "8", "--hosts", str(hosts),
-                 "--out", str(out), "--base-port", "7000"]) == 0
+    assert main(["init", "--code", "bgw", "--s", "1", "--t", "1", "--z", "1", "--m", "8",
+                 "--hosts", str(hosts), "--out", str(out), "--base-port", "7000"]) == 0
     printed = capsys.readouterr().out
     cfg = load_config(out / "parties.toml")
     assert cfg.ids == PARTIES

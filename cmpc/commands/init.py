@@ -50,6 +50,7 @@ from ..net.config import (
 )
 from ..net.tcp import free_loopback_ports
 from ..net.tls import CA_CERT, CA_KEY, MAX_DAYS, write_keys
+from .run import MAX_CODE_PARAM
 
 __all__ = ["Deployment", "init_deployment", "parse_hosts", "register", "run"]
 
@@ -192,6 +193,8 @@ def init_deployment(
     from ..protocol import Session
 
     check_int("--m", m, 1, 2**20)
+    for name, value in (("--s", s), ("--t", t), ("--z", z)):
+        check_int(name, value, 1, MAX_CODE_PARAM)
     check_int("--days", days, 1, MAX_DAYS)
     check_int("--base-port", base_port, 1, 65535)
     timeout = check_timeout("--timeout", timeout)
@@ -199,6 +202,8 @@ def init_deployment(
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise ConfigError(f"--out {root} exists and is not an empty directory; choose a new one")
     the_code = codes.make(code, s=s, t=t, z=z)
+    if max(the_code.n_workers, workers or 0) + 3 > MAX_HOST_LINES:
+        raise ConfigError(f"more than {MAX_HOST_LINES} parties; use a smaller code or fewer --workers")
     field = PrimeField(p)
     # draw once to learn the party list (the real session needs the config digest, made below)
     probe = Session.create(the_code, field, (m, m), (m, m), workers)

@@ -45,9 +45,9 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_int, check_timeout
 from ..errors import CMPCError, ParameterError, TransportError
 from ..net.base import Transport
-from ..checks import check_int, check_timeout
 from ..net.config import ConfigError, NetworkConfig, config_digest, load_config
 from ..net.link import LinkEmulator
 from ..net.tcp import TcpTransport

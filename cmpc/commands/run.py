@@ -66,6 +66,8 @@ __all__ = ["LocalRun", "register", "run", "run_local"]
 PHASES = ("phase1", "phase2", "phase3")
 #: largest matrix side ``cmpc run --local`` accepts (A and B are m×m int64 in every source)
 MAX_M = 2**15
+#: largest s, t or z the command lines accept (bounds the code construction before it starts)
+MAX_CODE_PARAM = 16
 #: most party processes ``cmpc run --local`` starts on one machine
 MAX_PROCESSES = 512
 
@@ -232,6 +234,8 @@ def run_local(
     from .party import demo_inputs
 
     check_int("--m", m, 1, MAX_M)
+    for name, value in (("--s", s), ("--t", t), ("--z", z)):
+        check_int(name, value, 1, MAX_CODE_PARAM)
     check_int("--seed", seed, 0)
     timeout = check_timeout("--timeout", timeout)
     connect_timeout = check_timeout("connect_timeout", connect_timeout)
@@ -242,14 +246,15 @@ def run_local(
         check_int("--workers", workers, 1, MAX_PROCESSES)
     LinkSpec(latency_ms, bandwidth_mbps or None)  # validates
     the_code = codes.make(code, s=s, t=t, z=z)
+    n_processes = max(the_code.n_workers, workers or 0) + 3
+    if n_processes > MAX_PROCESSES:
+        raise ParameterError(
+            f"{n_processes} party processes are more than the {MAX_PROCESSES} `cmpc run --local` starts; "
+            "use a smaller code or fewer --workers"
+        )
     fld = PrimeField(p)
     session = Session.create(the_code, fld, (m, m), (m, m), workers)
     parties = session.parties
-    if len(parties) > MAX_PROCESSES:
-        raise ParameterError(
-            f"{len(parties)} party processes are more than the {MAX_PROCESSES} `cmpc run --local` starts; "
-            "use a smaller code or --workers"
-        )
     crash = dict(crash or {})
     for pid in crash:
         if pid not in parties:
@@ -403,10 +408,12 @@ def run(args: argparse.Namespace) -> int:
         if sec is not None:
             say(f"{ph} done: {_fmt_bytes(res.bytes[ph])} in {sec:.3f} s")
     if res.y is not None:
-        where = f"{res.workdir / 'Y.npy'}" if res.workdir is not None else "checked and discarded (use --keep DIR)"
+        kept = res.workdir
+        where = str(kept / "Y.npy") if kept is not None else "checked and discarded (use --keep DIR)"
         say(f"result Y ({res.y.shape[0]}×{res.y.shape[1]}): {where}")
     if res.correct:
-        say(f"finished OK: Y == A^T B mod p, {res.wall_seconds:.2f} s wall ({res.startup_seconds:.2f} s start-up)")
+        say(f"finished OK: Y == A^T B mod p, {res.wall_seconds:.2f} s wall "
+            f"({res.startup_seconds:.2f} s start-up)")
     else:
         say("FAILED: the result is wrong or missing (errors above)")
     if args.format == "json":

@@ -591,7 +591,7 @@ class TcpTransport(Transport):
             await self._refuse(writer, f"{claimed!r} is not a peer of {self.party!r} in this session")
             raise ProtocolError(f"unknown party {claimed!r}")
         if claimed in self._inbound_live:  # one live connection per identity (module docstring)
-            log.warning("%s: refused a second connection from %s while the first is open", self.party, claimed)
+            log.warning("%s: refused a second connection from %s (first still open)", self.party, claimed)
             await self._refuse(writer, f"{claimed!r} is already connected to {self.party!r}")
             raise ProtocolError(f"duplicate connection from {claimed!r}")
         self._inbound_live.add(claimed)

@@ -42,11 +42,11 @@ from ..errors import ParameterError
 from ..rand import RandomSource, resolve
 
 __all__ = [
-    "CredentialsError",
     "MAX_DAYS",
+    "CredentialsError",
     "PartyCredentials",
-    "check_party_id",
     "check_credentials",
+    "check_party_id",
     "client_context",
     "generate_ca",
     "identity_from_peercert",
@@ -297,7 +297,8 @@ def check_credentials(creds: PartyCredentials) -> None:
         key = serialization.load_pem_private_key(_read_pem(creds.key, "private key"), password=None)
     except (ValueError, TypeError) as exc:
         raise CredentialsError(
-            f"private key {creds.key} is not an unencrypted PEM private key ({exc}); recreate it with `cmpc keys`"
+            f"private key {creds.key} is not an unencrypted PEM private key ({exc}); "
+            "recreate it with `cmpc keys`"
         ) from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
         raise CredentialsError(
