@@ -26,7 +26,8 @@ def _version() -> str:
     return __version__
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``cmpc`` parser; ``only`` = one command name imports just that command's module (start-up)."""
     parser = argparse.ArgumentParser(
         prog="cmpc",
         description="Coded multi-party computation toolkit: compare codes, run the protocol, launch parties.",
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_options(parser, "cmpc", _version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if only not in COMMAND_MODULES else (only,):
         try:
             module = importlib.import_module(f"cmpc.commands.{name}")
         except ModuleNotFoundError as exc:  # a command not built yet
@@ -47,7 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``cmpc`` with ``argv`` (default ``sys.argv[1:]``); the exit status (see :mod:`cmpc.cliutil`)."""
-    return run_cli("cmpc", build_parser(), argv, version=_version(), stderr=sys.stderr)
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in args if not a.startswith("-")), None)
+    # a party process imports only its own command (the others pull in code search, plotting, ...)
+    return run_cli("cmpc", build_parser(command), args, version=_version(), stderr=sys.stderr)
 
 
 if __name__ == "__main__":
