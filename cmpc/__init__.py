@@ -26,6 +26,7 @@ from .errors import (
     SingularMatrixError,
     TransportError,
 )
+
 if TYPE_CHECKING:  # pragma: no cover
     from .field import PrimeField
     from .rand import RandomSource

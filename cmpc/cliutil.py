@@ -108,17 +108,17 @@ def run_cli(
 ) -> int:
     """Parse ``argv`` with ``parser``, run ``args.func(args)`` and apply the error policy; the exit status.
 
-    ``parser`` gets ``--version`` (when ``version`` is given) and ``--debug``. Never raises except
-    ``SystemExit`` from ``--help`` / ``--version`` being turned into a return value as well.
+    ``parser`` gets ``--version`` (when ``version`` is given) and ``--debug``. Raises nothing but the
+    ``SystemExit`` of argparse itself (exit 2 after printing ``<prog>: error: ...`` for a usage error, 0 for
+    ``--help`` / ``--version``) and of a command calling ``parser.error``; every other failure is returned
+    as an exit status.
     """
     err = stderr if stderr is not None else sys.stderr
     if version is not None:
         add_common_options(parser, prog, version)
     args_in, debug = _split_debug(list(sys.argv[1:] if argv is None else argv))
-    try:
-        args = parser.parse_args(args_in)
-    except SystemExit as exc:  # argparse printed usage + "prog: error: ..." (2), or --help / --version (0)
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
+    # argparse's own exits (usage error 2, --help / --version 0) propagate as SystemExit, as they always did
+    args = parser.parse_args(args_in)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help(err)
@@ -128,8 +128,6 @@ def run_cli(
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=err)
         return EXIT_INTERRUPTED
-    except SystemExit as exc:  # a command that calls parser.error() or sys.exit()
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_FAILURE)
     except Exception as exc:
         message, status = classify(exc)
         if debug:
