@@ -1,7 +1,26 @@
-"""Paillier linear correlations: naive per-element phe versus ours, measured in the same run.
+"""Paillier linear correlations: naive per-element phe versus ours, and the digits-MLP offline cost.
 
-Usage: python benchmarks/paillier.py [--layers 64x128,784x128] [--key-bits 2048] [--weight-bits 10]
+Usage: python benchmarks/paillier.py [--layers 64x128,784x128] [--key-bits 3072] [--weight-bits 10]
                                      [--naive-rows 8] [--naive-enc 128]
+       python benchmarks/paillier.py --digits-mlp [--key-bits 2048,3072] [--repeat 3] [--format table|json]
+
+``--digits-mlp`` measures the Paillier work of the privateMDI offline phase per digits-MLP inference
+(layers 64→32→32→32→10 with the quantised weights of ``private_mdi/data/digits_mlp.npz``, the session's
+prime and weight bounds, one full batch of ``max_batch`` inferences per layer) along two paths in the
+same run:
+
+* **before**: the pre-change computation: one decryption after another on one thread, re-randomisers
+  computed on the spot while answering (the offline phase's pool was never filled);
+* **after**: the request-independent exponentiations precomputed in bulk on two threads before the
+  requests (``gmpy2.powmod_base_list`` releases the GIL): the owner's re-randomisers
+  (``RandomizerPool.fill(k, threads=2)``) and the client's upload pads (``precompute_upload``: the seed
+  and the decryptions of its expansion); at request time the client's reply decryptions run on two
+  threads (``threads=2``: the ``p``- and ``q``-halves in parallel).
+
+It prints CPU time (``time.process_time``: all threads of the process) and wall time per inference,
+split into the client's work, the owner's work at request time and the owner's precomputation, and the
+ratios before/after. The exponentiation count is the same on both paths (so is the CPU time); what
+changes is how much of it sits on the request path and how many cores share it.
 
 For each dense layer (in → out, integer weights uniform in [−2^b, 2^b], p = 2^31 − 1) it times one
 correlation ``a ≡ W r − s (mod p)`` three ways, with one key pair shared by all:
@@ -23,6 +42,7 @@ generator.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -31,16 +51,18 @@ import time
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
+import gmpy2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from cmpc.rand import RandomSource  # noqa: E402
-from private_mdi.paillier import (  # noqa: E402
+from private_mdi.correlation import (  # noqa: E402
     CorrelationParams,
-    PaillierKeyPair,
     client_decrypt_reply,
     client_encrypt_mask,
     owner_respond,
+    precompute_upload,
 )
+from private_mdi.paillier import DEFAULT_KEY_BITS, PaillierKeyPair, RandomizerPool  # noqa: E402
 
 P = 2**31 - 1
 
@@ -112,16 +134,209 @@ def ours(kp: PaillierKeyPair, w: np.ndarray, batch: int, rng: RandomSource) -> d
     }
 
 
+# -------------------------------------------------------------------------------------------------
+# digits MLP: Paillier work per inference of the offline phase
+# -------------------------------------------------------------------------------------------------
+def digits_layers(kp: PaillierKeyPair) -> tuple[int, list[tuple[np.ndarray, int]]]:
+    """(p, [(W_ℓ, weight bound ℓ)]) of the digits MLP as the privateMDI session quantises it."""
+    from private_mdi.inference import PrivateInference
+    from private_mdi.model import Model
+
+    model = Model.load(os.path.join(os.path.dirname(_HERE), "private_mdi", "data", "digits_mlp.npz"))
+    pi = PrivateInference(model, edges=2, paillier_keys=kp, rng=RandomSource(seed="bench-digits"))
+    spec = pi.spec
+    return spec.p, [(q.weight, spec.weight_bounds[i]) for i, q in enumerate(pi.quantized)]
+
+
+class _Clock:
+    """CPU (all threads) and wall seconds of the ``with`` blocks since the last :meth:`flush`."""
+
+    def __init__(self) -> None:
+        self.cpu = self.wall = 0.0
+
+    def __enter__(self) -> _Clock:
+        self._c, self._w = time.process_time(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cpu += time.process_time() - self._c
+        self.wall += time.perf_counter() - self._w
+
+    def flush(self) -> tuple[float, float]:
+        out = (self.cpu, self.wall)
+        self.cpu = self.wall = 0.0
+        return out
+
+
+def digits_round(
+    kp: PaillierKeyPair, p: int, layers: list[tuple[np.ndarray, int]], after: bool, seed: str
+) -> dict[str, float]:
+    """One full batch per layer; seconds per inference (CPU and wall) of each part, and counts."""
+    threads = 2 if after else 1
+    rng = RandomSource(seed=seed)
+    clocks = {"client": _Clock(), "owner": _Clock(), "precompute": _Clock()}
+    out = {f"{k}_{u}_s": 0.0 for k in clocks for u in ("cpu", "wall")}
+    out["decryptions_per_inference"] = out["rerandomizers_per_inference"] = 0.0
+    for w, bound in layers:
+        n_out, n_in = w.shape
+        cap = CorrelationParams(p, n_in, n_out, bound).max_batch(kp.public.bits)
+        prm = CorrelationParams(p, n_in, n_out, bound, cap)
+        lay = prm.layout(kp.public.bits)
+        pool = RandomizerPool(kp.public, rng.spawn())
+        pad = None
+        if after:  # before: no pad, empty pool: every exponentiation happens while answering the request
+            with clocks["precompute"]:
+                pool.fill(lay.reply_cts, threads=2)
+                pad = precompute_upload(kp, n_in, rng.spawn(), threads=2)
+        with clocks["client"]:
+            state, msg = client_encrypt_mask(kp, prm, rng, threads=threads, pad=pad)
+            up = msg.to_bytes()
+        with clocks["owner"]:
+            s, reply = owner_respond(kp.public, w, prm, up, rng, pool=pool)
+            down = reply.to_bytes()
+        with clocks["client"]:
+            r, a = client_decrypt_reply(kp, state, down, threads=threads)  # type: ignore[misc]
+        expect = np.array((r.astype(object) @ w.T.astype(object) - s.astype(object)) % p, dtype=np.int64)
+        assert np.array_equal(a, expect), "digits-MLP correlation gave a wrong result"
+        for name, clock in clocks.items():
+            cpu, wall = clock.flush()
+            out[f"{name}_cpu_s"] += cpu / cap
+            out[f"{name}_wall_s"] += wall / cap
+        out["decryptions_per_inference"] += (n_in + lay.reply_cts) / cap
+        out["rerandomizers_per_inference"] += lay.reply_cts / cap
+    out["total_cpu_s"] = out["client_cpu_s"] + out["owner_cpu_s"] + out["precompute_cpu_s"]
+    out["total_wall_s"] = out["client_wall_s"] + out["owner_wall_s"] + out["precompute_wall_s"]
+    out["request_wall_s"] = out["client_wall_s"] + out["owner_wall_s"]
+    return out
+
+
+def thread_check(kp: PaillierKeyPair, count: int = 16) -> dict[str, float]:
+    """Wall seconds per ``u^n`` of ``RandomizerPool.fill(count)`` on one and on two threads (best of 3)."""
+    out = {}
+    for threads in (1, 2):
+        best = float("inf")
+        for k in range(3):
+            pool = RandomizerPool(kp.public, RandomSource(seed=f"threads-{k}"))
+            t0 = time.perf_counter()
+            pool.fill(count, threads=threads)
+            best = min(best, (time.perf_counter() - t0) / count)
+        out[f"threads_{threads}_s_per_rerandomizer"] = best
+    out["speedup"] = out["threads_1_s_per_rerandomizer"] / out["threads_2_s_per_rerandomizer"]
+    # the key owner's u^n by CRT against pow(u, n, n²) (CPU time, best of 3, same units)
+    units = [
+        gmpy2.mpz(RandomSource(seed=f"crt-{i}").randbelow(int(kp.public.n) - 1) + 1) for i in range(count)
+    ]
+    plain = crt = float("inf")
+    for _ in range(3):
+        t0 = time.process_time()
+        a = [gmpy2.powmod(u, kp.public.n, kp.public.nsquare) for u in units]
+        t1 = time.process_time()
+        b = [kp.nth_power(u) for u in units]
+        t2 = time.process_time()
+        assert a == b, "CRT u^n differs from pow(u, n, n²)"
+        plain, crt = min(plain, (t1 - t0) / count), min(crt, (t2 - t1) / count)
+    out["plain_s_per_nth_power"], out["crt_s_per_nth_power"] = plain, crt
+    return out
+
+
+def digits_main(args: argparse.Namespace) -> None:
+    results = []
+    for bits in (int(b) for b in str(args.key_bits).split(",")):
+        kp = PaillierKeyPair.generate(bits, RandomSource(seed=f"bench-digits-{bits}"))
+        p, layers = digits_layers(kp)
+        runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
+        for k in range(args.repeat):
+            for path in ("before", "after"):
+                runs[path].append(digits_round(kp, p, layers, path == "after", f"digits-{bits}-{k}"))
+        best = {path: min(rs, key=lambda m: m["request_wall_s"]) for path, rs in runs.items()}
+        ratio = {
+            "request_wall": best["before"]["request_wall_s"] / best["after"]["request_wall_s"],
+            "total_wall": best["before"]["total_wall_s"] / best["after"]["total_wall_s"],
+            "total_cpu": best["before"]["total_cpu_s"] / best["after"]["total_cpu_s"],
+        }
+        results.append(
+            {
+                "key_bits": bits,
+                "p": p,
+                "repeat": args.repeat,
+                **best,
+                "before_over_after": ratio,
+                "two_threads": thread_check(kp),
+            }
+        )
+    if args.format == "json":
+        print(json.dumps(results, indent=1))
+        return
+    print(
+        "digits MLP 64→32→32→32→10, Paillier work of the offline phase per inference (best of "
+        f"{args.repeat} by request wall time; ms)"
+    )
+    header = (
+        f"{'key':>5} {'path':>7} {'dec/inf':>7} {'rr/inf':>6} {'client cpu':>10} {'client wall':>11} "
+        f"{'owner cpu':>9} {'owner wall':>10} {'precomp cpu':>11} {'precomp wall':>12} {'request wall':>12} "
+        f"{'total cpu':>9} {'total wall':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for res in results:
+        for path in ("before", "after"):
+            m = res[path]
+            print(
+                f"{res['key_bits']:>5} {path:>7} {m['decryptions_per_inference']:>7.1f} "
+                f"{m['rerandomizers_per_inference']:>6.1f} "
+                + " ".join(
+                    f"{1e3 * m[k]:>{wd}.1f}"
+                    for k, wd in (
+                        ("client_cpu_s", 10),
+                        ("client_wall_s", 11),
+                        ("owner_cpu_s", 9),
+                        ("owner_wall_s", 10),
+                        ("precompute_cpu_s", 11),
+                        ("precompute_wall_s", 12),
+                        ("request_wall_s", 12),
+                        ("total_cpu_s", 9),
+                        ("total_wall_s", 10),
+                    )
+                )
+            )
+        r = res["before_over_after"]
+        print(
+            f"{res['key_bits']:>5} before/after: request wall {r['request_wall']:.2f}×, total wall "
+            f"{r['total_wall']:.2f}×, total CPU {r['total_cpu']:.2f}×"
+        )
+        tc = res["two_threads"]
+        print(
+            f"{res['key_bits']:>5} u^n precompute: {1e3 * tc['threads_1_s_per_rerandomizer']:.1f} ms each "
+            f"on one thread, {1e3 * tc['threads_2_s_per_rerandomizer']:.1f} ms on two ({tc['speedup']:.2f}×)"
+        )
+        print(
+            f"{res['key_bits']:>5} u^n with the key: pow {1e3 * tc['plain_s_per_nth_power']:.1f} ms, CRT "
+            f"{1e3 * tc['crt_s_per_nth_power']:.1f} ms CPU "
+            f"({tc['plain_s_per_nth_power'] / tc['crt_s_per_nth_power']:.2f}×, bit-identical)"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layers", default="64x128,784x128", help="comma-separated IN x OUT")
-    ap.add_argument("--key-bits", type=int, default=2048)
+    ap.add_argument(
+        "--key-bits", default=None, help=f"modulus bits (default {DEFAULT_KEY_BITS}; --digits-mlp: 2048,3072)"
+    )
+    ap.add_argument("--digits-mlp", action="store_true", help="per-inference cost of the digits-MLP offline")
+    ap.add_argument("--repeat", type=int, default=3, help="--digits-mlp: runs per path (best is shown)")
+    ap.add_argument("--format", choices=("table", "json"), default="table")
     ap.add_argument("--weight-bits", type=int, default=10)
     ap.add_argument(
         "--naive-rows", type=int, default=8, help="rows of the naive owner timed (then extrapolated)"
     )
     ap.add_argument("--naive-enc", type=int, default=128, help="naive encryptions timed (then extrapolated)")
     args = ap.parse_args()
+    if args.digits_mlp:
+        if args.key_bits is None:
+            args.key_bits = "2048,3072"
+        digits_main(args)
+        return
+    args.key_bits = int(args.key_bits or DEFAULT_KEY_BITS)
 
     rng = RandomSource(seed="benchmark-paillier")
     t0 = time.perf_counter()

@@ -24,14 +24,14 @@ represents exactly (53-bit significand), whatever the summation order or FMA use
    int64 (at most ``3L`` terms of magnitude ≤ 2^53: < 2^58), reduced mod p, accumulated over the
    chunks, and recombined as ``Σ_e D_e · (2^e mod p)`` with an exact 64-bit ``mulmod``.
 
-Two shortcuts: when ``k·(p−1)² ≤ 2^53`` one float64 product of the plain representatives is exact
-(small p); and for an inner dimension ``k ≤ 16`` with ``p < 2^32`` (the shape of the protocol's encoding
-steps: few coefficients, very long rows) the product is a few uint64 multiply-adds per element with one
-reduction per ``⌊(2^64−1)/(p−1)²⌋`` terms.
+For an inner dimension ``k ≤ 16`` with ``p < 2^32`` (the shape of the protocol's encoding steps: few
+coefficients, very long rows) the product is a few uint64 multiply-adds per element with one reduction
+per ``⌊(2^64−1)/(p−1)²⌋`` terms. For small p the plan is a single float64 product (one limb each).
 
 The plan (``L_A, L_B``, schoolbook or Karatsuba, ``K``) minimises a simple cost model (number of
-BLAS products, chunk overhead); :meth:`PrimeField.matmul_plan` shows it. Examples measured on the
-2-core development machine are in ``docs/performance.md``.
+BLAS products, chunk overhead); :meth:`PrimeField.matmul_plan` shows it. The engine is
+:mod:`cmpc.matmul`: BLAS for the float64 products, compiled (numba, :mod:`cmpc.kernels`) single passes
+for everything around them; ratios to float64 BLAS are in ``docs/field.md``.
 
 ``mulmod`` (elementwise ``a·b mod p``) is plain uint64 arithmetic for ``p < 2^32``; for larger p it
 computes the quotient in x87 extended precision (64-bit significand), whose error is below one unit,
@@ -48,53 +48,45 @@ uses internally.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import sys
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import galois
 import numpy as np
-import sympy
 
 from .errors import FieldRangeError, NotPrimeError, ParameterError, ShapeError, SingularMatrixError
+from .matmul import (
+    EXACT_FLOAT_BOUND,
+    MatmulPlan,
+    compiled_matmul,
+    compiled_small_inner,
+    make_plan,
+    reference_matmul,
+    reference_small_inner,
+    use_compiled,
+)
+from .primality import is_prime
 from .rand import RandomSource, ShapeLike, resolve
 
-__all__ = ["MatmulPlan", "PrimeField"]
+if TYPE_CHECKING:  # galois costs ~1 s to import: only the FieldArray paths load it (see _galois)
+    import galois
 
-#: float64 represents every integer of magnitude <= 2^53 exactly
-EXACT_FLOAT_BOUND = 2**53
+__all__ = ["MatmulPlan", "PrimeField"]
 
 _FAST_MULMOD = np.finfo(np.longdouble).nmant >= 63
 
 
-@dataclass(frozen=True)
-class MatmulPlan:
-    """How :meth:`PrimeField.matmul` splits a product (see the module docstring)."""
+def _galois() -> Any:
+    """The galois module, imported on first use (it costs ~1 s; raw int64 paths never need it)."""
+    import galois
 
-    limbs_a: int
-    width_a: int
-    bound_a: int
-    limbs_b: int
-    width_b: int
-    bound_b: int
-    karatsuba: bool
-    chunk: int
-    products: int
-
-    def describe(self) -> str:
-        kind = "karatsuba" if self.karatsuba else "schoolbook"
-        return (
-            f"{self.limbs_a}x{self.width_a}-bit limbs (A) × {self.limbs_b}x{self.width_b}-bit limbs (B), "
-            f"{kind}, {self.products} float64 products per chunk of {self.chunk}"
-        )
+    return galois
 
 
-def _limb_bound(half: int, limbs: int, width: int) -> int:
-    """Largest |limb| of the balanced decomposition of values with |x| <= half."""
-    if limbs == 1:
-        return half
-    top = half // (1 << (width * (limbs - 1))) + 1
-    return max(1 << (width - 1), top)
+def _is_fieldarray(x: object) -> bool:
+    """Whether ``x`` is a galois FieldArray, without importing galois (none exists before it is loaded)."""
+    mod = sys.modules.get("galois")
+    return mod is not None and isinstance(x, mod.FieldArray)
 
 
 class PrimeField:
@@ -114,7 +106,7 @@ class PrimeField:
             raise ParameterError(f"p must be a prime >= 2, got {p}")
         if p >= 2**63:
             raise ParameterError(f"p must be below 2^63 (int64 storage), got {p} (~2^{math.log2(p):.1f})")
-        if not sympy.isprime(p):
+        if not is_prime(p):
             raise NotPrimeError(f"p = {p} is not prime")
         self.p: int = p
         self.bits: int = p.bit_length()
@@ -124,8 +116,8 @@ class PrimeField:
     # -- basics -----------------------------------------------------------------------------------
     @cached_property
     def GF(self) -> type[galois.FieldArray]:
-        """The galois field class ``galois.GF(p)``."""
-        return galois.GF(self.p)
+        """The galois field class ``galois.GF(p)`` (imports galois on first use)."""
+        return _galois().GF(self.p)
 
     def __repr__(self) -> str:
         return f"PrimeField({self.p})"
@@ -139,22 +131,31 @@ class PrimeField:
     def asarray(self, x: Any, *, name: str = "array") -> np.ndarray:
         """Checked conversion to an int64 array of representatives in [0, p).
 
-        Accepts FieldArrays of this field, numpy integer/bool arrays and nested lists of ints.
-        Raises :class:`FieldRangeError` for values outside [0, p) and :class:`ParameterError` for
-        non-integer data or a FieldArray of another field.
+        Accepts FieldArrays of this field, numpy integer/bool arrays, nested lists of ints and object
+        arrays holding Python or numpy integers (or bools). Raises :class:`FieldRangeError` for values
+        outside [0, p) and :class:`ParameterError` for anything that is not an exact integer (floats,
+        even integral ones, Fractions, Decimals, strings, …) or a FieldArray of another field.
         """
-        if isinstance(x, galois.FieldArray):
+        if _is_fieldarray(x):
             if type(x).order != self.p:
                 raise ParameterError(f"{name} is an element of GF({type(x).order}), not of GF({self.p})")
             return np.asarray(x.view(np.ndarray), dtype=np.int64) if x.dtype != object else np.array(
                 x.view(np.ndarray).astype(np.int64)
             )
-        arr = np.asarray(x)
+        try:
+            arr = np.asarray(x)
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(f"{name} is not a rectangular array of integers: {exc}") from exc
         if arr.dtype == object:
-            try:
-                ints = [int(v) for v in arr.ravel()]
-            except (TypeError, ValueError) as exc:
-                raise ParameterError(f"{name} must hold integers") from exc
+            flat = arr.ravel()
+            for bad_v in flat:
+                if isinstance(bad_v, int | np.integer | np.bool_):
+                    continue
+                raise ParameterError(
+                    f"{name} must hold exact integers in [0, p), got {bad_v!r} ({type(bad_v).__name__}); "
+                    "convert explicitly (e.g. round) before handing values to the field"
+                )
+            ints = [int(v) for v in flat]
             if ints and (min(ints) < 0 or max(ints) >= self.p):
                 bad = min(ints) if min(ints) < 0 else max(ints)
                 raise FieldRangeError(f"{name} has value {bad} outside [0, p) for p = {self.p}")
@@ -162,7 +163,10 @@ class PrimeField:
         if arr.dtype == np.bool_:
             return arr.astype(np.int64)
         if not np.issubdtype(arr.dtype, np.integer):
-            raise ParameterError(f"{name} must have an integer dtype, got {arr.dtype}")
+            raise ParameterError(
+                f"{name} must have an integer dtype, got {arr.dtype}; convert explicitly (e.g. round) "
+                "before handing values to the field"
+            )
         if arr.size:
             lo, hi = int(arr.min()), int(arr.max())
             if lo < 0 or hi >= self.p:
@@ -249,64 +253,9 @@ class PrimeField:
         """The limb/chunk plan used for an inner dimension ``inner`` (cached)."""
         plan = self._plans.get(inner)
         if plan is None:
-            plan = self._make_plan(inner)
+            plan = make_plan(self.p, inner)
             self._plans[inner] = plan
         return plan
-
-    def _make_plan(self, inner: int) -> MatmulPlan:
-        half = self._half
-        hbits = max(1, half.bit_length())
-        best: tuple[float, MatmulPlan] | None = None
-        for la in range(1, 7):
-            wa = -(-(hbits + 1) // la) if la > 1 else hbits
-            ma = _limb_bound(half, la, wa)
-            for lb in range(1, 7):
-                wb = -(-(hbits + 1) // lb) if lb > 1 else hbits
-                mb = _limb_bound(half, lb, wb)
-                options = [(False, la * lb, ma * mb)]
-                if la == lb and la > 1:
-                    options.append((True, la * (la + 1) // 2, 4 * ma * mb))
-                for kara, products, prod_bound in options:
-                    chunk = min(inner, EXACT_FLOAT_BOUND // max(prod_bound, 1))
-                    if chunk < 1:
-                        continue
-                    n_chunks = -(-inner // chunk)
-                    weights = {wa * i + wb * j for i in range(la) for j in range(lb)}
-                    # cost model in ns per output element, calibrated on the 2-core development
-                    # machine: BLAS at ~75 GFLOP/s (slower for thin chunks), ~3 ns per product and
-                    # chunk for the int64 conversion, ~15 ns per weight for the mulmod recombination
-                    eff = min(1.0, chunk / 128.0) if inner > chunk else 1.0
-                    cost = (
-                        products * 2.0 * inner * 0.0133 / eff
-                        + products * n_chunks * (3.0 + (4.0 if kara else 0.0))
-                        + 15.0 * (len(weights) - 1)
-                    )
-                    plan = MatmulPlan(la, wa, ma, lb, wb, mb, kara, chunk, products)
-                    if best is None or cost < best[0]:
-                        best = (cost, plan)
-        if best is None:  # pragma: no cover - p < 2^63 always has a plan with 6 limbs
-            raise ParameterError(f"no exact float64 plan for p = {self.p}")
-        return best[1]
-
-    def _centred(self, x: np.ndarray) -> np.ndarray:
-        out = x.astype(np.int64, copy=True)
-        np.subtract(out, self.p, out=out, where=out > self._half)
-        return out
-
-    @staticmethod
-    def _limbs(x: np.ndarray, limbs: int, width: int) -> list[np.ndarray]:
-        if limbs == 1:
-            return [x]
-        out = []
-        half = np.int64(1 << (width - 1))
-        mask = np.int64((1 << width) - 1)
-        rest = x
-        for _ in range(limbs - 1):
-            d = ((rest + half) & mask) - half
-            out.append(d)
-            rest = (rest - d) >> width
-        out.append(rest)
-        return out
 
     def matmul(self, a: Any, b: Any) -> galois.FieldArray:
         """Exact ``a @ b`` over GF(p) for 2-D (or 1-D, numpy-style) operands.
@@ -339,90 +288,19 @@ class PrimeField:
             return out.reshape(-1)
         return out
 
-    def _matmul2(self, a: np.ndarray, b: np.ndarray, plan: MatmulPlan | None = None) -> np.ndarray:
+    def _matmul2(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         m, k = a.shape
         n = b.shape[1]
-        p = self.p
         if m == 0 or n == 0:
             return np.zeros((m, n), dtype=np.int64)
-        if plan is None and k * (p - 1) ** 2 <= EXACT_FLOAT_BOUND:
-            # small p: one float64 product of the plain representatives is already exact
-            prod = a.astype(np.float64) @ b.astype(np.float64)
-            out = prod.astype(np.int64)
-            np.remainder(out, p, out=out)
-            return out
-        if plan is None and k <= 16 and p < 2**32 and k * self._half**2 > EXACT_FLOAT_BOUND:
-            return self._matmul_small_inner(a, b)
-        plan = plan or self.matmul_plan(k)
-        ac = self._centred(a)
-        bc = self._centred(b)
-        a_limbs = [x.astype(np.float64) for x in self._limbs(ac, plan.limbs_a, plan.width_a)]
-        b_limbs = [x.astype(np.float64) for x in self._limbs(bc, plan.limbs_b, plan.width_b)]
-        # every chunk term is an exact integer of magnitude <= (3 * limbs) * 2^53 < 2^58;
-        # int64 accumulators can take `safe` of them before a reduction mod p is needed
-        term_bound = 3 * max(plan.limbs_a, plan.limbs_b) * EXACT_FLOAT_BOUND
-        safe = (2**63 - 1 - p) // term_bound  # 0 only for p within 2^59 of 2^63
-        acc: dict[int, np.ndarray] = {}
-        pending = 0
-        for c0 in range(0, k, plan.chunk):
-            sl = slice(c0, c0 + plan.chunk)
-            terms = self._limb_products(plan, [x[:, sl] for x in a_limbs], [x[sl] for x in b_limbs])
-            if safe and pending == safe:
-                for val in acc.values():
-                    np.remainder(val, p, out=val)
-                pending = 0
-            for e, val in terms.items():
-                if e not in acc:
-                    acc[e] = val
-                elif safe:
-                    acc[e] += val
-                else:
-                    np.remainder(val, p, out=val)
-                    np.remainder(acc[e], p, out=acc[e])
-                    acc[e] = self.raw_add(acc[e], val)
-            pending += 1
-        result: np.ndarray | None = None
-        for e, val in sorted(acc.items()):
-            np.remainder(val, p, out=val)
-            term = val if e == 0 else self.raw_mul(val, pow(2, e, p))
-            result = term if result is None else self._acc_add(result, term)
-        assert result is not None
-        return result
-
-    def _matmul_small_inner(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """``a @ b`` for a tiny inner dimension and p < 2^32, by uint64 axpy's.
-
-        Each product is < (p−1)² < 2^64; ``⌊(2^64 − 1) / (p−1)²⌋`` of them (≥ 1, at least 4 for
-        p < 2^31) are summed before one reduction, so every output element costs k multiply-adds and
-        about k / 4 reductions instead of the float path's conversions (this is the shape of the
-        protocol's encoding and re-sharing: few coefficients, very long rows).
-        """
-        p = np.uint64(self.p)
-        per = max(1, (2**64 - 1) // max(1, (self.p - 1) ** 2))
-        au = a.astype(np.uint64)
-        bu = b.astype(np.uint64)
-        out = np.empty((a.shape[0], b.shape[1]), dtype=np.int64)
-        tmp = np.empty(b.shape[1], dtype=np.uint64)
-        for r in range(a.shape[0]):
-            acc = np.zeros(b.shape[1], dtype=np.uint64)
-            pending = 0
-            for c in range(a.shape[1]):
-                coef = au[r, c]
-                if coef == 0:
-                    continue
-                if pending == per:
-                    np.remainder(acc, p, out=acc)
-                    pending = 1
-                np.multiply(bu[c], coef, out=tmp)
-                if per == 1:
-                    np.remainder(tmp, p, out=tmp)
-                acc += tmp
-                pending += 1
-                if per == 1:
-                    np.remainder(acc, p, out=acc)
-            np.remainder(acc, p, out=acc)
-            out[r] = acc.view(np.int64)
-        return out
+        compiled = use_compiled(m, k, n)
+        if k <= 16 and self.p < 2**32 and k * self._half**2 > EXACT_FLOAT_BOUND:
+            if compiled:
+                return compiled_small_inner(self.p, a, b)
+            return reference_small_inner(self.p, a, b)
+        if compiled:
+            return compiled_matmul(self.p, a, b, self.matmul_plan(k))
+        return reference_matmul(self, a, b, self.matmul_plan(k))
 
     def raw_sum(self, arrays: list[np.ndarray] | np.ndarray) -> np.ndarray:
         """Σ arrays mod p (same shapes, values in [0, p)), reducing only when int64 could overflow."""
@@ -445,52 +323,6 @@ class PrimeField:
             pending += 1
         np.remainder(total, self.p, out=total)
         return total
-
-    def _acc_add(self, acc: np.ndarray, val: np.ndarray) -> np.ndarray:
-        """(acc + val) mod p for arrays in [0, p), in place when int64 cannot overflow."""
-        if self.p < 2**62:
-            acc += val
-            np.subtract(acc, self.p, out=acc, where=acc >= self.p)
-            return acc
-        return self.raw_add(acc, val)
-
-    def _limb_products(
-        self, plan: MatmulPlan, af: list[np.ndarray], bf: list[np.ndarray]
-    ) -> dict[int, np.ndarray]:
-        """Exact int64 sums of limb products grouped by weight exponent (one chunk)."""
-        terms: dict[int, np.ndarray] = {}
-
-        def add(e: int, v: np.ndarray) -> None:
-            if e in terms:
-                terms[e] += v
-            else:
-                terms[e] = v.copy()
-
-        la, lb = plan.limbs_a, plan.limbs_b
-        if la == 1 and lb == 1:
-            return {0: (af[0] @ bf[0]).astype(np.int64)}
-        if not plan.karatsuba:
-            m = af[0].shape[0]
-            n = bf[0].shape[1]
-            lhs = af[0] if la == 1 else np.vstack(af)
-            rhs = bf[0] if lb == 1 else np.hstack(bf)
-            big_i = (lhs @ rhs).astype(np.int64)  # one BLAS call: (la*m) x (lb*n)
-            for i in range(la):
-                for j in range(lb):
-                    add(plan.width_a * i + plan.width_b * j, big_i[i * m : (i + 1) * m, j * n : (j + 1) * n])
-            return terms
-        w = plan.width_a
-        pairs = [(i, i) for i in range(la)] + [(i, j) for i in range(la) for j in range(i + 1, la)]
-        diag = [(af[i] @ bf[i]).astype(np.int64) for i in range(la)]
-        for i, j in pairs:
-            if i == j:
-                add(2 * w * i, diag[i])
-            else:
-                cross = ((af[i] + af[j]) @ (bf[i] + bf[j])).astype(np.int64)
-                cross -= diag[i]
-                cross -= diag[j]
-                add(w * (i + j), cross)
-        return terms
 
     # -- polynomials, Vandermonde matrices, linear algebra --------------------------------------------
     def raw_vandermonde(self, points: Any, exponents: Any) -> np.ndarray:

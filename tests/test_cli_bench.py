@@ -22,3 +22,35 @@ def test_bench_table_and_bad_code(capsys):
     assert "correct=True" in out and "phase2" in out
     assert main(["bench", "--code", "nope", "--m", "8"]) == 2
     assert "unknown" in capsys.readouterr().err.lower()
+
+
+def test_bench_json_is_like_for_like(capsys):
+    assert main(["bench", "--code", "age", "--s", "2", "--t", "2", "--z", "2", "--m", "32",
+                 "--threads", "1", "--repeat", "2", "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["blas_threads"] in (1, None) and row["repeat"] == 2
+    assert row["matmul_s"] > 0 and row["compute_total_s"] > 0
+    assert abs(row["compute_ratio"] - row["compute_total_s"] / row["matmul_s"]) < 1e-9
+    assert abs(sum(row["compute_s"].values()) - row["compute_total_s"]) < 1e-9
+
+
+def test_cached_decoding_rows_equal_fresh_and_read_only():
+    import numpy as np
+    import pytest
+
+    from cmpc import PrimeField, RandomSource, codes
+    from cmpc.protocol import Session
+    from cmpc.protocol.roles import cached_decoding_rows
+    from cmpc.protocol.session import decoding_rows
+
+    field = PrimeField(2**31 - 1)
+    code = codes.make("age", s=2, t=2, z=2)
+    sess = Session.create(code, field, (8, 8), (8, 8), None, RandomSource(seed=4))
+    chosen = list(range(sess.n_needed))
+    rows = cached_decoding_rows(field, sess, chosen)
+    assert np.array_equal(rows, decoding_rows(field, sess, chosen))
+    assert cached_decoding_rows(field, sess, chosen) is rows  # computed once
+    with pytest.raises(ValueError):
+        rows[0, 0] = 1
+    other = Session.create(code, field, (8, 8), (8, 8), None, RandomSource(seed=5))  # other points
+    assert np.array_equal(cached_decoding_rows(field, other, chosen), decoding_rows(field, other, chosen))

@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
+from pathlib import Path
 
 import pytest
 
 from cmpc import codes, costs
 from cmpc.cli import main
-from cmpc.commands.workers import ROW_KEYS, parse_z, worker_table
+from cmpc.commands.workers import ROW_KEYS, format_markdown, parse_z, worker_table
 from cmpc.errors import ParameterError
 
 
@@ -141,3 +143,87 @@ def test_markdown_pivot(capsys: pytest.CaptureFixture[str]) -> None:
     assert lines[2] == "| z | age (λ) | polydot | entangled | ssmm |"
     assert lines[4] == "| 4 | 38 (2) | 43 | 41 | 39 |"
     assert lines[5].startswith("| 5 | 43 (1) |")
+
+
+# -- numbers in docs/codes.md come from the commands -------------------------------------------------
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "codes.md"
+
+
+def _doc_tables() -> list[tuple[int, int, list[str]]]:
+    """(s, t, table lines) of every ``#### s = S, t = T`` table of N in docs/codes.md."""
+    out = []
+    lines = DOCS.read_text(encoding="utf-8").splitlines()
+    for k, line in enumerate(lines):
+        m = re.fullmatch(r"#### s = (\d+), t = (\d+)", line.strip())
+        if not m:
+            continue
+        j = k + 1
+        while not lines[j].startswith("|"):
+            j += 1
+        table = []
+        while j < len(lines) and lines[j].startswith("|"):
+            table.append(lines[j])
+            j += 1
+        out.append((int(m.group(1)), int(m.group(2)), table))
+    return out
+
+
+def test_docs_has_tables() -> None:
+    assert len(_doc_tables()) >= 9
+
+
+@pytest.mark.parametrize("s,t,table", _doc_tables(), ids=lambda v: str(v)[:12])
+def test_doc_tables_of_n_match_the_command(s: int, t: int, table: list[str]) -> None:
+    head = [c.strip() for c in table[0].strip("|").split("|")]
+    names = [h.replace(" (λ)", "") for h in head[1:]]
+    zs = [int(row.strip("|").split("|")[0]) for row in table[2:]]
+    rows = worker_table(s, t, zs, names)
+    assert format_markdown(rows).strip().splitlines() == table
+
+
+def test_doc_cost_example_matches_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    text = " ".join(DOCS.read_text(encoding="utf-8").split())
+    m = re.search(
+        r"\(AGE, N = (\d+)\): phase 1 ([\d,]+) elements, phase 2 ([\d,]+), phase 3 ([\d,]+); ([\d,]+) "
+        r"multiply-adds and ([\d,]+) elements of storage per worker \(`cmpc workers --s 2 --t 2 --z 2`\)\. "
+        r"Entangled-CMPC needs N = (\d+) there: phase 2 ([\d,]+)\.",
+        text,
+    )
+    assert m, "cost example not found in docs/codes.md"
+    num = [int(g.replace(",", "")) for g in m.groups()]
+    rows = {r["code"]: r for r in run_json(capsys, "--s", "2", "--t", "2", "--z", "2")}
+    age, ent = rows["age"], rows["entangled"]
+    assert num[:6] == [age["workers"], age["phase1_elements"], age["phase2_elements"], age["phase3_elements"],
+                       age["per_worker_compute"], age["storage_per_worker"]]
+    assert num[6:] == [ent["workers"], ent["phase2_elements"]]
+
+
+def test_certified_workers_column(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = run_json(capsys, "--s", "3", "--t", "3", "--z", "6-8", "--codes", "age,polydot", "--p", "65521")
+    for r in rows:
+        assert r["p"] == 65521
+        if r["code"] == "age":
+            assert r["certified_workers"] >= r["workers"] and r["certificate"] is not None
+        if r["certified_workers"] is None:
+            assert r["certificate"] is None
+    age6 = next(r for r in rows if r["code"] == "age" and r["z"] == 6)
+    assert (age6["workers"], age6["lambda"]) == (58, 3)
+    assert age6["certified_workers"] == 59 and age6["certificate"] == "structural"
+    poly7 = next(r for r in rows if r["code"] == "polydot" and r["z"] == 7)
+    assert poly7["certified_workers"] is None  # non-consecutive secrets, too many subsets, bound too weak
+
+
+@pytest.mark.parametrize("argv", [["--z", "1-100000"], ["--z", "1-400"], ["--z", "600"]])
+def test_unbounded_requests_are_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        status = main(["workers", *argv])
+    except SystemExit as exc:  # argparse refuses --z values beyond the bound itself
+        status = exc.code
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "bounded" in err or "narrow --z" in err
+
+
+def test_worker_table_refuses_large_work() -> None:
+    with pytest.raises(ParameterError, match="narrow --z"):
+        worker_table(2, 2, list(range(1, 300)), ["age", "polydot", "entangled", "ssmm"])

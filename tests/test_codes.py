@@ -84,7 +84,7 @@ def numeric_check(code: Code, seed: int = 1, p: int = 97) -> None:
 
 
 def build(name: str, s: int, t: int, z: int) -> Code | None:
-    if codes.applicable(name, s, t) is not None:
+    if not codes.applicable(name, s, t):
         return None
     return codes.make(name, s=s, t=t, z=z)
 
@@ -165,10 +165,11 @@ def test_bad_parameters_raise_parameter_error(name: str, kwargs: dict) -> None:
 
 
 def test_applicable_reasons() -> None:
-    assert codes.applicable("age", 3, 4) is None
-    assert "s = 1" in (codes.applicable("gasp", 2, 2) or "")
-    assert "s = t = 1" in (codes.applicable("bgw", 1, 2) or "")
-    assert codes.applicable("bgw", 1, 1) is None
+    assert codes.applicable("age", 3, 4) is True and codes.why_not("age", 3, 4) is None
+    assert codes.applicable("gasp", 2, 2) is False
+    assert "s = 1" in (codes.why_not("gasp", 2, 2) or "")
+    assert "s = t = 1" in (codes.why_not("bgw", 1, 2) or "")
+    assert codes.applicable("bgw", 1, 1) is True and codes.why_not("bgw", 1, 1) is None
 
 
 def test_forced_lambda_and_r() -> None:
@@ -378,3 +379,43 @@ def test_search_beats_age_for_s3_t4_z3() -> None:
     assert (c.n_workers, codes.make("age", s=3, t=4, z=3).n_workers) == (73, 74)
     assert c.params["theta"] == 13
     assert independent_valid(c)
+
+
+# -- structural AGE and bounded work (issues 11 and 13) ------------------------------------------------
+@pytest.mark.parametrize("s,t,z", [(2, 2, 3), (3, 3, 6), (2, 4, 7), (1, 3, 2), (4, 4, 9)])
+def test_age_structural_lambda_has_consecutive_secrets(s: int, t: int, z: int) -> None:
+    from cmpc.codes.age import age_code_for_lambda, structural_lambda
+
+    code = codes.make("age", s=s, t=t, z=z, structural=True)
+    lam = code.params["lambda"]
+    assert lam in (0, z) and lam == structural_lambda(s, t, z)
+    assert code.params["structural"] is True
+    for secrets in (code.secret_a, code.secret_b):
+        e = sorted(secrets)
+        assert e == list(range(e[0], e[0] + z))
+    best = codes.make("age", s=s, t=t, z=z)
+    assert code.n_workers == min(age_code_for_lambda(s, t, z, 0).n_workers,
+                                 age_code_for_lambda(s, t, z, z).n_workers) >= best.n_workers
+    assert best.params["structural"] == (best.params["lambda"] in (0, z))
+
+
+def test_age_structural_and_lam_conflict() -> None:
+    with pytest.raises(ParameterError):
+        codes.make("age", s=2, t=2, z=2, structural=True, lam=1)
+    with pytest.raises(ParameterError):
+        codes.make("age", s=2, t=2, z=2, structural="yes")
+
+
+@pytest.mark.parametrize("name,s,t,z", [("age", 2, 2, 1000), ("polydot", 2, 2, 513), ("age", 30, 30, 1),
+                                        ("search", 2, 2, 65), ("gasp", 1, 40, 510)])
+def test_bounded_work_refuses_large_parameters(name: str, s: int, t: int, z: int) -> None:
+    t0 = time.perf_counter()
+    with pytest.raises(ParameterError, match="bounded"):
+        codes.make(name, s=s, t=t, z=z)
+    assert time.perf_counter() - t0 < 5
+
+
+def test_search_seconds_bounded() -> None:
+    for bad in (float("nan"), float("inf"), 601, 0):
+        with pytest.raises(ParameterError):
+            codes.make("search", s=1, t=1, z=1, seconds=bad)

@@ -16,7 +16,7 @@ NAMES = [n for n in codes.available() if n != "search"]
 
 
 def counted(name: str, s: int, t: int, z: int) -> int | None:
-    if codes.applicable(name, s, t) is not None:
+    if not codes.applicable(name, s, t):
         return None
     return codes.make(name, s=s, t=t, z=z).n_workers
 

@@ -222,3 +222,214 @@ def test_solve_wide_rhs_path():
     assert (F.raw_matmul(m, F.raw_solve(m, rhs)) == rhs).all()
     with pytest.raises(SingularMatrixError):
         F.raw_solve(np.array([[1, 2, 3], [2, 4, 6], [0, 0, 1]]), rhs)
+
+
+# -- non-integer values are refused for every dtype (issue 11) -----------------------------------------
+NON_INTEGERS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.fractions(),
+    st.decimals(allow_nan=False),
+    st.text(max_size=3),
+    st.complex_numbers(max_magnitude=10),
+    st.floats(-1e6, 1e6).map(np.float64),
+    st.floats(-1e3, 1e3, width=32).map(np.float32),
+    st.none(),
+)
+
+
+@settings(max_examples=200)
+@given(
+    bad=NON_INTEGERS,
+    good=st.lists(st.integers(0, 65520), min_size=0, max_size=5),
+    pos=st.integers(0, 5),
+    side=st.booleans(),
+)
+def test_non_integer_object_values_refused(bad, good, pos, side):
+    F = FIELDS[65521]
+    vals: list = [*good]
+    vals.insert(min(pos, len(vals)), bad)
+    arr = np.empty((1, len(vals)), dtype=object)
+    arr[0, :] = vals
+    other = np.ones((len(vals), 1), dtype=np.int64)
+    with pytest.raises(ParameterError, match="exact integers"):
+        if side:
+            F.matmul(arr, other)
+        else:
+            F.matmul(other.T.copy(), arr.T.copy())
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.array([[1.5]], dtype=object),
+        np.array([[1.0]], dtype=object),
+        np.array([[1.5]]),
+        np.array([[1.0]], dtype=np.float32),
+        np.array([["1"]]),
+        np.array([[1 + 0j]]),
+        [[1.0]],
+    ],
+)
+def test_issue11_float_object_array_not_truncated(bad):
+    with pytest.raises(ParameterError):
+        FIELDS[65521].matmul(bad, [[1]])
+
+
+@settings(max_examples=100)
+@given(st.lists(st.one_of(st.integers(0, 65520), st.booleans()), min_size=1, max_size=8), st.data())
+def test_exact_integer_objects_accepted(vals, data):
+    F = FIELDS[65521]
+    wrap = data.draw(st.sampled_from([int, np.int64, np.uint32, np.int32, lambda v: v]))
+    objs = np.empty(len(vals), dtype=object)
+    objs[:] = [v if isinstance(v, bool) else wrap(v) for v in vals]
+    got = F.asarray(objs)
+    assert got.dtype == np.int64 and got.tolist() == [int(v) for v in vals]
+    big = np.array([2**70], dtype=object)
+    with pytest.raises(FieldRangeError):
+        F.asarray(big)
+
+
+def test_ragged_input_named_error():
+    with pytest.raises(ParameterError):
+        FIELDS[65521].matmul([[1, 2], [3]], [[1], [1]])
+
+
+# -- deterministic Miller–Rabin against sympy ------------------------------------------------------------
+# strong pseudoprimes to several of the first prime bases (OEIS A014233: psi_1 ... psi_11) and Carmichael
+# numbers; every one is composite and must be rejected
+STRONG_PSEUDOPRIMES = [
+    2047, 1373653, 25326001, 3215031751, 2152302898747, 3474749660383, 341550071728321,
+    3825123056546413051, 561, 1105, 1729, 2465, 41041, 825265, 321197185,
+    # strong pseudoprimes to base 2 only (OEIS A001262)
+    3277, 4033, 4681, 8321, 15841, 29341, 42799, 49141, 52633, 65281, 74665, 80581,
+]
+
+
+def test_miller_rabin_known_pseudoprimes():
+    from cmpc.primality import MR_BASES, is_prime
+
+    for n in STRONG_PSEUDOPRIMES:
+        assert not sympy.isprime(n)
+        assert not is_prime(n), n
+    # psi_11 passes the first eleven bases: the twelfth (37) is what rejects it
+    n = 3825123056546413051
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d, s = d // 2, s + 1
+
+    def strong_probable_prime(a: int) -> bool:
+        x = pow(a, d, n)
+        return x in (1, n - 1) or any(pow(x, 2**r, n) == n - 1 for r in range(1, s))
+
+    assert all(strong_probable_prime(a) for a in MR_BASES[:11])
+    assert not strong_probable_prime(37)
+
+
+def test_miller_rabin_exhaustive_small_and_boundaries():
+    from cmpc.primality import is_prime
+
+    assert [n for n in range(20000) if is_prime(n)] == list(sympy.primerange(0, 20000))
+    for top in (2**31, 2**32, 2**61, 2**62, 2**63, 2**64):
+        for n in range(top - 400, top):
+            assert is_prime(n) == sympy.isprime(n), n
+    with pytest.raises(ValueError):
+        is_prime(2**64)
+    with pytest.raises(ValueError):
+        is_prime(-1)
+
+
+@settings(max_examples=300)
+@given(st.integers(0, 2**64 - 1), st.integers(2, 2**32 - 1))
+def test_miller_rabin_matches_sympy(n, q):
+    from cmpc.primality import is_prime
+
+    assert is_prime(n) == sympy.isprime(n)
+    # products of two primes (hard composites) and primes themselves
+    p1 = int(sympy.nextprime(q))
+    p2 = int(sympy.nextprime(n % 2**32))
+    if p1 * p2 < 2**64:
+        assert not is_prime(p1 * p2)
+    assert is_prime(p1) and is_prime(p2)
+
+
+def test_importing_protocol_loads_neither_galois_nor_sympy_nor_numba():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, cmpc.protocol\n"
+        "from cmpc import PrimeField\n"
+        "F = PrimeField(2**31 - 1)\n"
+        "F.raw_matmul(np.ones((3, 3), dtype=np.int64), np.ones((3, 3), dtype=np.int64))\n"
+        "print(sorted(m for m in ('galois', 'sympy', 'numba') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# -- compiled engine: bit-identical to the pure-numpy reference of the same plan ------------------------
+def _plans_for(p: int, k: int):
+    import dataclasses
+
+    from cmpc.matmul import make_plan
+
+    plan = make_plan(p, k)
+    yield plan
+    yield dataclasses.replace(plan, chunk=max(1, plan.chunk // 7))  # several chunks per product
+    yield dataclasses.replace(plan, chunk=1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from([3, 65521, 33554393, 2**31 - 1, 2**32 - 5, 2**61 - 1, P62, int(sympy.prevprime(2**63))]),
+    st.integers(1, 5),
+    st.integers(1, 70),
+    st.integers(1, 5),
+    st.integers(0, 2**32),
+)
+def test_compiled_matmul_bit_identical_to_reference(p, m, k, n, seed):
+    from cmpc.matmul import compiled_matmul, reference_matmul
+
+    F = PrimeField(p)
+    rng = RandomSource(seed=seed)
+    a = F.raw_random((m, k), rng)
+    b = F.raw_random((k, n), rng)
+    a[0, 0] = p - 1
+    b[0, 0] = (p - 1) // 2
+    want = ref_matmul(a, b, p)
+    for plan in _plans_for(p, k):
+        got = compiled_matmul(p, a, b, plan)
+        assert np.array_equal(got, reference_matmul(F, a, b, plan))
+        assert (got.astype(object) == want).all()
+
+
+@pytest.mark.parametrize("p", [2**31 - 1, 2**61 - 1, int(sympy.prevprime(2**63))])
+def test_compiled_matmul_reduces_between_many_chunks(p):
+    # chunk = 1 with a long inner dimension: the accumulators pass the in-between reduction point
+    # (every (2^62 - p) / term_bound chunks) and, for p >= 2^61, are reduced every chunk
+    import dataclasses
+
+    from cmpc.matmul import compiled_matmul
+
+    F = PrimeField(p)
+    k = 1500
+    for v in (p - 1, (p - 1) // 2, (p + 1) // 2):
+        a = np.full((2, k), v, dtype=np.int64)
+        b = np.full((k, 2), v, dtype=np.int64)
+        plan = dataclasses.replace(F.matmul_plan(k), chunk=1)
+        assert (compiled_matmul(p, a, b, plan).astype(object) == ref_matmul(a, b, p)).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from([2, 3, 65521, 2**31 - 1, 2**32 - 5]), st.integers(1, 16), st.data())
+def test_compiled_small_inner_bit_identical(p, k, data):
+    from cmpc.matmul import compiled_small_inner, reference_small_inner
+
+    m = data.draw(st.integers(1, 4))
+    n = data.draw(st.integers(1, 50))
+    elem = st.one_of(st.just(p - 1), st.integers(0, p - 1))
+    a = np.array(data.draw(st.lists(elem, min_size=m * k, max_size=m * k)), dtype=np.int64).reshape(m, k)
+    b = np.array(data.draw(st.lists(elem, min_size=k * n, max_size=k * n)), dtype=np.int64).reshape(k, n)
+    got = compiled_small_inner(p, a, b)
+    assert np.array_equal(got, reference_small_inner(p, a, b))
+    assert (got.astype(object) == ref_matmul(a, b, p)).all()

@@ -1,54 +1,40 @@
-"""Batched Paillier linear correlations (private_mdi.paillier).
+"""The Paillier cryptosystem (private_mdi.paillier): keys, raw Enc/Dec, CRT paths, the randomiser pool.
 
-One 2048-bit key pair per test module (seeded, so runs are reproducible).
+One 2048-bit key pair per test module (seeded, so runs are reproducible); the protocol built on it is tested
+in tests/test_correlation.py and the known-answer vectors in tests/test_paillier_kat.py.
 """
 
 from __future__ import annotations
 
+import os
+
+import gmpy2
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import stats
 
-from cmpc.errors import FieldRangeError, ProtocolError, ShapeError
+import private_mdi.correlation as correlation
+import private_mdi.paillier as paillier
+from cmpc.errors import ProtocolError
 from cmpc.field import PrimeField
 from cmpc.rand import RandomSource
-from private_mdi.errors import KeyMismatchError, MaterialReusedError, ParameterError
+from private_mdi.errors import ParameterError
 from private_mdi.paillier import (
-    CorrelationParams,
-    EncryptedMask,
-    EncryptedReply,
+    DEFAULT_KEY_BITS,
+    MIN_KEY_BITS,
     PaillierKeyPair,
     PublicKey,
     RandomizerPool,
-    client_decrypt_reply,
-    client_encrypt_mask,
     linear_correlation,
-    linear_correlation_batch,
-    linear_correlation_layers,
-    owner_respond,
-    weight_bound_for,
 )
 
 P31 = PrimeField(2**31 - 1)
-P61 = PrimeField(2**61 - 1)
 
 
 @pytest.fixture(scope="module")
 def kp() -> PaillierKeyPair:
     return PaillierKeyPair.generate(2048, RandomSource(seed="test-paillier"))
-
-
-@pytest.fixture(scope="module")
-def other_kp() -> PaillierKeyPair:
-    return PaillierKeyPair.generate(2048, RandomSource(seed="test-paillier-other"))
-
-
-def _expect(w: np.ndarray, r: np.ndarray, s: np.ndarray, p: int) -> np.ndarray:
-    """(W r − s) mod p over Python integers; r: (batch, in), s: (batch, out)."""
-    z = r.astype(object) @ w.T.astype(object) - s.astype(object)
-    return np.array(z % p, dtype=np.int64)
 
 
 # -- keys ----------------------------------------------------------------------------------------------
@@ -65,6 +51,13 @@ def test_key_generation_and_phe_interop(kp: PaillierKeyPair) -> None:
     # seeded key generation is reproducible
     again = PaillierKeyPair.generate(2048, RandomSource(seed="test-paillier"))
     assert again.public == kp.public
+
+
+def test_default_key_size_is_128_bit_level() -> None:
+    assert DEFAULT_KEY_BITS == 3072 and MIN_KEY_BITS == 2048
+    kp3 = PaillierKeyPair.generate(rng=RandomSource(seed="default-size"))
+    assert kp3.public.bits == 3072
+    assert kp3.decrypt_raw(kp3.encrypt_raw(42, RandomSource(seed=0))) == 42
 
 
 def test_public_key_wire_format(kp: PaillierKeyPair) -> None:
@@ -89,86 +82,32 @@ def test_short_keys_are_rejected() -> None:
         linear_correlation(np.ones((2, 2), dtype=np.int64), P31, key_bits=1536)
 
 
-# -- correlations ---------------------------------------------------------------------------------------
-def test_linear_correlation_public_api(kp: PaillierKeyPair) -> None:
-    npr = np.random.default_rng(0)
-    w = npr.integers(-1000, 1001, (7, 5))
-    r, a, s = linear_correlation(w, P31, RandomSource(seed=2), keypair=kp)
-    assert r.shape == (5,) and a.shape == (7,) and s.shape == (7,)
-    assert r.dtype == a.dtype == s.dtype == np.int64
-    assert ((r >= 0) & (r < P31.p)).all() and ((s >= 0) & (s < P31.p)).all()
-    assert np.array_equal(a, _expect(w, r[None], s[None], P31.p)[0])
-
-
+# -- CRT paths against the textbook formulas -------------------------------------------------------------
 @settings(max_examples=8, deadline=None)
-@given(
-    out=st.integers(1, 9),
-    inn=st.integers(1, 6),
-    big=st.booleans(),
-    seed=st.integers(0, 2**32),
-)
-def test_linear_correlation_signed_weights_any_field(
-    kp: PaillierKeyPair, out: int, inn: int, big: bool, seed: int
-) -> None:
-    fld = P61 if big else P31
-    npr = np.random.default_rng(seed)
-    lim = (fld.p - 1) // 2 if not big else 2**40
-    w = npr.integers(-lim, lim + 1, (out, inn), dtype=np.int64)
-    r, a, s = linear_correlation(w, fld, RandomSource(seed=seed), keypair=kp)
-    assert np.array_equal(a, _expect(w, r[None], s[None], fld.p)[0])
+@given(m=st.integers(0, 2**2048), seed=st.integers(0, 2**32))
+def test_crt_encryption_equals_textbook(kp: PaillierKeyPair, m: int, seed: int) -> None:
+    """Key-owner CRT encryption and the public-key path give the same ciphertext for the same u."""
+    pub = kp.public
+    a = kp.encrypt_raw(m, RandomSource(seed=seed))
+    b = pub.encrypt_raw(m, RandomSource(seed=seed))
+    u = paillier.random_unit(pub, RandomSource(seed=seed))
+    n, n2 = int(pub.n), int(pub.nsquare)
+    assert a == b == (1 + (m % n) * n) * pow(int(u), n, n2) % n2
+    assert kp.nth_power(u) == pow(int(u), n, n2)
+    assert kp.decrypt_raw(a) == m % n
 
 
-def test_batch_packing_and_splitting(kp: PaillierKeyPair) -> None:
-    npr = np.random.default_rng(5)
-    w = npr.integers(-300, 301, (3, 4))
-    cap = CorrelationParams(P31.p, 4, 3, weight_bound_for(w)).max_batch(2048)
-    r, a, s = linear_correlation_batch(w, P31, cap + 3, RandomSource(seed=3), keypair=kp)  # two requests
-    assert r.shape == (cap + 3, 4) and a.shape == s.shape == (cap + 3, 3)
-    assert np.array_equal(a, _expect(w, r, s, P31.p))
-    assert len({tuple(row) for row in r.tolist()}) == cap + 3  # fresh masks per inference
-
-
-def test_several_layers_with_one_key(kp: PaillierKeyPair) -> None:
-    npr = np.random.default_rng(6)
-    ws = [npr.integers(-50, 51, (4, 3)), npr.integers(-50, 51, (2, 4))]
-    out = linear_correlation_layers(ws, P31, 3, RandomSource(seed=13), keypair=kp)
-    assert len(out) == 2
-    for w, (r, a, s) in zip(ws, out):
-        assert r.shape == (3, w.shape[1]) and np.array_equal(a, _expect(w, r, s, P31.p))
+def test_decrypt_many_matches_decrypt_raw(kp: PaillierKeyPair) -> None:
+    rng = RandomSource(seed="many")
+    cts = [kp.public.encrypt_raw(rng.randbelow(int(kp.public.n)), rng) for _ in range(5)]
+    one = [kp.decrypt_raw(c) for c in cts]
+    assert kp.decrypt_many(cts) == one == kp.decrypt_many(cts, threads=2) == kp.decrypt_many(cts, threads=3)
+    assert kp.decrypt_many([]) == []
     with pytest.raises(ParameterError):
-        linear_correlation_layers([], P31, keypair=kp)
+        kp.decrypt_many(cts, threads=0)
 
 
-def test_layout_packs_outputs_and_meters_bytes(kp: PaillierKeyPair) -> None:
-    prm = CorrelationParams(P31.p, 64, 128, 1023, 1)
-    lay = prm.layout(2048)
-    # slot = bits of p·(K − 1 + K·2^40) with K = number of carries of W r − s
-    assert lay.slot_bits * lay.slots_per_ct <= 2047 < lay.slot_bits * (lay.slots_per_ct + 1)
-    assert lay.reply_cts == -(-128 // lay.slots_per_ct) and lay.reply_cts < 128 // 10
-    rng = RandomSource(seed=4)
-    w = np.random.default_rng(1).integers(-1023, 1024, (128, 64))
-    state, msg = client_encrypt_mask(kp, prm, rng)
-    data = msg.to_bytes()
-    assert len(data) == msg.nbytes == 53 + 32 + 64 * 256  # header, seed, seeded upload: |n| bits per input
-    s, reply = owner_respond(kp.public, w, prm, data, rng)
-    rdata = reply.to_bytes()
-    assert len(rdata) == reply.nbytes == 59 + lay.reply_cts * 512
-    r, a = client_decrypt_reply(kp, state, rdata)  # type: ignore[misc]
-    assert np.array_equal(a, _expect(w, r, s, P31.p))
-
-
-def test_transcript_is_reproducible_with_a_seed(kp: PaillierKeyPair) -> None:
-    w = np.arange(-6, 6).reshape(3, 4)
-    prm = CorrelationParams(P31.p, 4, 3, 7, 2)
-    out = []
-    for _ in range(2):
-        rng = RandomSource(seed="transcript")
-        _, msg = client_encrypt_mask(kp, prm, rng)
-        _, reply = owner_respond(kp.public, w, prm, msg, rng)
-        out.append((msg.to_bytes(), reply.to_bytes()))
-    assert out[0] == out[1]
-
-
+# -- randomiser pool -------------------------------------------------------------------------------------
 def test_randomizer_pool(kp: PaillierKeyPair) -> None:
     pool = RandomizerPool(kp.public, RandomSource(seed=6))
     pool.fill(3)
@@ -176,121 +115,70 @@ def test_randomizer_pool(kp: PaillierKeyPair) -> None:
     vals = [pool.take() for _ in range(4)]  # the fourth is computed on demand
     assert len(pool) == 0 and len(set(vals)) == 4
     assert all(kp.decrypt_raw(v) == 0 for v in vals)  # u^n encrypts 0
-    w = np.array([[1, -2]])
-    prm = CorrelationParams(P31.p, 2, 1, 3)
-    pool.fill(1)
-    state, msg = client_encrypt_mask(kp, prm, RandomSource(seed=7))
-    s, reply = owner_respond(kp.public, w, prm, msg, RandomSource(seed=8), pool=pool)
-    assert len(pool) == 0
-    r, a = client_decrypt_reply(kp, state, reply)  # type: ignore[misc]
-    assert np.array_equal(a, _expect(w, r, s, P31.p))
 
 
-# -- the statistical mask ρ ---------------------------------------------------------------------------
-def _run_tiny(kp: PaillierKeyPair, weight: int, seed: str, use_rho: bool, rows: int = 1000):
-    """n_in = 1, every row has the same weight; returns (r, z, layout) with z the decrypted slot integers."""
-    fld = PrimeField(101)
-    prm = CorrelationParams(fld.p, 1, rows, 15)  # same public weight bound for w = 1 and w = 9
-    rng = RandomSource(seed=seed)
-    state, msg = client_encrypt_mask(kp, prm, rng)
-    s, reply = owner_respond(kp.public, np.full((rows, 1), weight), prm, msg, rng, use_rho=use_rho)
-    r, a, z = client_decrypt_reply(kp, state, reply, raw=True)  # type: ignore[misc]
-    assert np.array_equal(a, _expect(np.full((rows, 1), weight), r, s, fld.p))
-    return int(r[0, 0]), np.array([int(v) for v in z[0]], dtype=object), prm.layout(kp.public.bits)
-
-
-def _carry_histogram(z: np.ndarray, p: int, low: int) -> np.ndarray:
-    return np.bincount(np.array([(int(v) // p - low) % 16 for v in z]), minlength=16)
-
-
-def test_without_rho_the_client_learns_w_r(kp: PaillierKeyPair) -> None:
-    """Without ρ, D = z − p·ρ_low = W r − s over the integers: the client pins W r down and recovers W."""
-    for weight, seed in ((1, "leak-a0"), (9, "leak-b0")):
-        r, z, lay = _run_tiny(kp, weight, seed, use_rho=False, rows=300)
-        assert r >= 12  # precondition of this seeded case (so w·r separates the candidates)
-        d = [int(v) - 101 * lay.rho_low for v in z]  # = w·r − s_i with s_i uniform in [0, 101)
-        lo, hi = max(d), min(d) + 100  # w·r ∈ [max D, min D + p − 1]
-        candidates = [v for v in range(1, 16) if lo <= v * r <= hi]
-        assert candidates == [weight]
-
-
-def test_rho_hides_w_statistically(kp: PaillierKeyPair) -> None:
-    """With ρ the decrypted integers reveal a = W r − s mod p and a carry ⌊z/p⌋ whose distribution does not
-    depend on W; the same test applied without ρ tells W = 1 from W = 9 (so the test has power)."""
-    hist_rho, hist_plain = [], []
-    for weight, seed, plain_seed in ((1, "rho-a", "rho-a-plain0"), (9, "rho-b", "rho-b-plain0")):
-        _, z, lay = _run_tiny(kp, weight, seed, use_rho=True)
-        hist_rho.append(_carry_histogram(z, 101, lay.rho_low))
-        d = [int(v) - 101 * lay.rho_low for v in z]
-        assert max(d) > min(d) + 100  # the interval attack above finds nothing: the range is ~2^40·p wide
-        r2, z2, lay2 = _run_tiny(kp, weight, plain_seed, use_rho=False)
-        assert r2 >= 12
-        hist_plain.append(_carry_histogram(z2, 101, lay2.rho_low))
-    assert stats.chi2_contingency(np.array(hist_rho))[1] > 1e-3
-    for h in hist_rho:
-        assert stats.chisquare(h).pvalue > 1e-3
-    plain = np.array(hist_plain)
-    plain = plain[:, plain.sum(axis=0) > 0]
-    assert plain.shape[1] > 1 and stats.chi2_contingency(plain)[1] < 1e-6
-
-
-# -- bad input ------------------------------------------------------------------------------------------
-def test_messages_under_another_key_are_rejected(kp: PaillierKeyPair, other_kp: PaillierKeyPair) -> None:
-    w = np.array([[1, 2], [3, -4]])
-    prm = CorrelationParams(P31.p, 2, 2, 7)
-    state, msg = client_encrypt_mask(kp, prm, RandomSource(seed=9))
-    with pytest.raises(KeyMismatchError):
-        EncryptedMask.from_bytes(msg.to_bytes(), other_kp.public)
-    with pytest.raises(KeyMismatchError):
-        owner_respond(other_kp.public, w, prm, msg, RandomSource(seed=9))
-    s, reply = owner_respond(kp.public, w, prm, msg, RandomSource(seed=9))
-    with pytest.raises(KeyMismatchError):
-        EncryptedReply.from_bytes(reply.to_bytes(), other_kp.public)
-    with pytest.raises(KeyMismatchError):
-        client_decrypt_reply(other_kp, state, reply)
-    # the right key still works afterwards, exactly once
-    r, a = client_decrypt_reply(kp, state, reply.to_bytes())  # type: ignore[misc]
-    assert np.array_equal(a, _expect(w, r, s, P31.p))
-    with pytest.raises(MaterialReusedError):
-        client_decrypt_reply(kp, state, reply)
-
-
-def test_malformed_and_mismatched_messages(kp: PaillierKeyPair) -> None:
-    w = np.array([[1, 2], [3, -4]])
-    prm = CorrelationParams(P31.p, 2, 2, 7)
-    _, msg = client_encrypt_mask(kp, prm, RandomSource(seed=10))
-    data = msg.to_bytes()
-    with pytest.raises(ProtocolError):
-        EncryptedMask.from_bytes(b"XXXX" + data[4:], kp.public)
-    with pytest.raises(ProtocolError):
-        EncryptedMask.from_bytes(data[:-1], kp.public)
-    with pytest.raises(ProtocolError):  # parameters differ from the request
-        owner_respond(kp.public, np.ones((2, 3), dtype=np.int64), CorrelationParams(P31.p, 3, 2, 7), data)
-    _, reply = owner_respond(kp.public, w, prm, data, RandomSource(seed=10))
-    rdata = reply.to_bytes()
-    with pytest.raises(ProtocolError):
-        EncryptedReply.from_bytes(rdata[:-3], kp.public)
-    other_state, _ = client_encrypt_mask(kp, prm, RandomSource(seed=11))
-    with pytest.raises(ProtocolError, match="another request"):
-        client_decrypt_reply(kp, other_state, rdata)
-
-
-def test_bad_weights_and_parameters(kp: PaillierKeyPair) -> None:
-    prm = CorrelationParams(P31.p, 2, 2, 7)
-    _, msg = client_encrypt_mask(kp, prm, RandomSource(seed=12))
-    with pytest.raises(ShapeError):
-        owner_respond(kp.public, np.ones((3, 2), dtype=np.int64), prm, msg)
-    with pytest.raises(FieldRangeError):
-        owner_respond(kp.public, np.array([[8, 0], [0, 0]]), prm, msg)  # above the public bound
+def test_pool_fill_is_thread_count_independent(kp: PaillierKeyPair) -> None:
+    """The same rng gives the same randomisers on one or two threads, each u^n for a uniform unit u."""
+    a, b = RandomizerPool(kp.public, RandomSource(seed=5)), RandomizerPool(kp.public, RandomSource(seed=5))
+    a.fill(4)
+    b.fill(4, threads=2)
+    va, vb = [a.take() for _ in range(4)], [b.take() for _ in range(4)]
+    assert va == vb
+    src = RandomSource(seed=5)
+    units = [paillier.random_unit(kp.public, src) for _ in range(4)]
+    assert sorted(va) == sorted(gmpy2.powmod(u, kp.public.n, kp.public.nsquare) for u in units)
     with pytest.raises(ParameterError):
-        owner_respond(kp.public, np.ones((2, 2)), prm, msg)  # floats: not encoded weights
-    with pytest.raises(FieldRangeError):
-        linear_correlation(np.array([[2**30]]), P31, keypair=kp)  # |W| >= p/2
-    with pytest.raises(ShapeError):
-        linear_correlation(np.array([1, 2, 3]), P31, keypair=kp)
-    with pytest.raises(ParameterError):
-        CorrelationParams(P31.p, 2, 2, 7, stat_bits=30)
-    with pytest.raises(ParameterError):
-        CorrelationParams(P31.p, 2, 2, 0)
-    with pytest.raises(ParameterError):
-        CorrelationParams(P31.p, 784, 10, 2**20, batch=100).layout(2048)  # batch beyond the slot count
+        a.fill(-1)
+
+
+def test_protocol_names_still_reachable_from_paillier() -> None:
+    for name in (
+        "CorrelationParams",
+        "EncryptedReply",
+        "client_encrypt_mask",
+        "owner_respond",
+        "client_decrypt_reply",
+        "linear_correlation",
+        "weight_bound_for",
+    ):
+        assert getattr(paillier, name) is getattr(correlation, name)
+    with pytest.raises(AttributeError):
+        paillier.no_such_name  # noqa: B018
+
+
+def test_pool_fill_async_is_deterministic(kp: PaillierKeyPair) -> None:
+    """Background batches join the pool in submission order once it is empty: the values taken are those of
+    synchronous fills made at the same points, whatever the thread timing."""
+    sync, bg = (
+        RandomizerPool(kp.public, RandomSource(seed=9)),
+        RandomizerPool(kp.public, RandomSource(seed=9)),
+    )
+    fut = bg.fill_async(3, threads=2)
+    bg.fill_async(2)
+    assert len(bg) == 5
+    got = [bg.take()]  # waits for the first batch if it is not done yet
+    assert fut.done() and len(fut.result()) == 3
+    got += [bg.take() for _ in range(4)]
+    sync.fill(3)
+    want = [sync.take() for _ in range(3)]
+    sync.fill(2)
+    want += [sync.take() for _ in range(2)]
+    assert got == want and len(bg) == 0 and len(set(got)) == 5
+    assert all(kp.decrypt_raw(v) == 0 for v in got)  # each u^n encrypts 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_pool_fill_async_after_fork(kp: PaillierKeyPair) -> None:
+    """A child forked after a background fill can still fill asynchronously (fresh executor, no hang)."""
+    RandomizerPool(kp.public, RandomSource(seed=1)).fill_async(1).result()
+    pid = os.fork()
+    if pid == 0:  # child
+        ok = False
+        try:
+            pool = RandomizerPool(kp.public, RandomSource(seed=2))
+            pool.fill_async(1).result(timeout=30)
+            ok = kp.decrypt_raw(pool.take()) == 0
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

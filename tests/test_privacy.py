@@ -23,6 +23,7 @@ import pytest
 
 from cmpc import PrimeField, RandomSource, codes
 from cmpc.protocol import CodeSpec, Session
+from cmpc.protocol.certificate import SingularSubsetError
 from cmpc.protocol.roles import encode_shares, interpolate_results, reshare_values
 
 CASES = [
@@ -72,6 +73,7 @@ def test_phase1_views_independent_of_inputs(name, s, t, z, p):
     field = PrimeField(p)
     code = make(name, s, t, z)
     session = Session.create(code, field, (s, t), (s, t), rng=RandomSource(seed=p))
+    assert session.certificate.kind in ("structural", "exhaustive")
     for side in ("A", "B"):
         assert phase1_private(field, session.code, list(session.points), side), (name, side)
 
@@ -129,3 +131,24 @@ def test_negative_control_broken_code_is_caught(how):
     points = [1, 2, 3, 4, 5]
     assert phase1_private(field, spec, points, "A")
     assert not phase1_private(field, bad, points, "A")
+
+
+def test_certificate_agrees_with_the_exhaustive_privacy_check():
+    """GASP_1 with t = z = 2 puts A's secrets at x^4, x^6 (not consecutive): [α^4, α^6] is singular for the
+    pair {α, −α}. The certificate must refuse exactly the point sets the exhaustive view check rejects."""
+    p = 23  # N = 11 workers, at most one of each pair {α, −α}: p − 1 >= 22
+    field = PrimeField(p)
+    code = codes.make("gasp", s=1, t=2, z=2, r=1)
+    spec = CodeSpec.from_code(code)
+    assert list(spec.secret_a) == [4, 6]
+    session = Session.create(code, field, (1, 2), (1, 2), rng=RandomSource(seed=7))
+    assert session.certificate.check("privacy-a").kind == "exhaustive"
+    pts = list(session.points)
+    for x, y in itertools.combinations(pts, 2):  # every coalition: plain-integer determinant
+        assert (pow(x, 4, p) * pow(y, 6, p) - pow(x, 6, p) * pow(y, 4, p)) % p != 0
+    assert phase1_private(field, spec, pts[:3], "A")  # and the full view check on some of them
+    others = [x for x in range(1, p) if x not in (3, p - 3)]
+    bad = (3, p - 3, *others[: spec.n_workers - 2])
+    with pytest.raises(SingularSubsetError):
+        Session(session.session_id, spec, p, (1, 2), (1, 2), bad, False)
+    assert not phase1_private(field, spec, [3, p - 3], "A")  # the coalition {3, −3} learns a combination

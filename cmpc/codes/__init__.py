@@ -38,6 +38,7 @@ __all__ = [
     "check_parameters",
     "make",
     "sumset",
+    "why_not",
 ]
 
 
@@ -83,7 +84,16 @@ def available() -> list[str]:
     return list(REGISTRY)
 
 
-def applicable(name: str, s: int, t: int) -> str | None:
+def applicable(name: str, s: int, t: int) -> bool:
+    """Whether code ``name`` exists for (s, t) (``why_not`` gives the reason when it does not).
+
+    Changed in this release: it used to return ``None`` when the code applies and the reason otherwise,
+    which read the wrong way round (``if applicable(...)`` was true for codes that do *not* apply).
+    """
+    return why_not(name, s, t) is None
+
+
+def why_not(name: str, s: int, t: int) -> str | None:
     """``None`` when code ``name`` exists for (s, t), otherwise the reason why not (for CLI notes)."""
     info = _info(name)
     if info.needs_t1 and (s != 1 or t != 1):
@@ -96,9 +106,11 @@ def applicable(name: str, s: int, t: int) -> str | None:
 def make(name: str, *, s: int, t: int, z: int, **params: Any) -> Code:
     """Build code ``name`` for partition (s, t) and z colluding workers; the result is validated.
 
-    Extra keyword parameters go to the builder: ``lam`` / ``lambda`` (AGE gap), ``r`` (GASP_r), ``seconds``
-    (search time bound). Raises :class:`ParameterError` for an unknown name, s, t, z < 1, a code that does not
-    exist for (s, t) (e.g. ``gasp`` with s ≠ 1) or an unknown parameter.
+    Extra keyword parameters go to the builder: ``lam`` / ``lambda`` (AGE gap), ``structural=True`` (AGE:
+    the best λ ∈ {0, z}, consecutive secret exponents), ``r`` (GASP_r), ``seconds`` (search time bound).
+    Bounded work: z ≤ 512 and st + z ≤ 544 for every code (``search``: z ≤ 64, seconds ≤ 600).
+    Raises :class:`ParameterError` for an unknown name, s, t, z < 1, a code that does not exist for (s, t)
+    (e.g. ``gasp`` with s ≠ 1) or an unknown parameter.
     """
     info = _info(name)
     s, t, z = check_parameters(s, t, z)

@@ -26,11 +26,19 @@ from typing import Any
 from ..errors import CodeValidationError, ParameterError
 
 __all__ = [
+    "MAX_TERMS",
+    "MAX_Z",
     "Code",
     "ExponentClashError",
     "check_parameters",
+    "count_workers",
     "sumset",
 ]
+
+#: bounded work: a code has T = st + z terms per polynomial and costs O(T²) to validate (about 1.5 s at
+#: T = 544 on the reference machine), so every code refuses z > MAX_Z and st + z > MAX_TERMS
+MAX_Z = 512
+MAX_TERMS = 544
 
 Pair = tuple[int, int]
 
@@ -61,7 +69,28 @@ def check_parameters(s: object, t: object, z: object) -> tuple[int, int, int]:
         if value < 1:
             raise ParameterError(f"{name} must be >= 1, got {value}")
         out.append(value)
-    return out[0], out[1], out[2]
+    s, t, z = out
+    if z > MAX_Z:
+        raise ParameterError(
+            f"z must be <= {MAX_Z} (bounded work: codes have O((st + z)^2) products), got {z}"
+        )
+    if s * t + z > MAX_TERMS:
+        raise ParameterError(
+            f"s*t + z must be <= {MAX_TERMS} (bounded work: codes have O((st + z)^2) products), "
+            f"got {s}*{t} + {z} = {s * t + z}"
+        )
+    return s, t, z
+
+
+def count_workers(exps_a: Iterable[int], exps_b: Iterable[int]) -> int:
+    """|P(H)| = |{a + b}| with Python-int bitmasks (fast; used to compare members of a code family)."""
+    mask_b = 0
+    for b in exps_b:
+        mask_b |= 1 << b
+    union = 0
+    for a in set(exps_a):
+        union |= mask_b << a
+    return union.bit_count()
 
 
 def sumset(xs: Iterable[int], ys: Iterable[int]) -> frozenset[int]:

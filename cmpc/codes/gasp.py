@@ -23,7 +23,7 @@ point. ``s`` must be 1 (ParameterError otherwise).
 from __future__ import annotations
 
 from ..errors import ParameterError
-from .base import Code, check_parameters
+from .base import Code, check_parameters, count_workers
 
 __all__ = ["gasp_code_for_r", "make_gasp"]
 
@@ -43,15 +43,24 @@ def gasp_code_for_r(s: int, t: int, z: int, r: int) -> Code:
     return Code("gasp", 1, t, z, coded_a, secret_a, coded_b, secret_b, important, params={"r": r})
 
 
+def _gasp_workers(t: int, z: int, r: int) -> int:
+    exps_a = [j for j in range(t)] + [t * t + (w // r) * t + (w % r) for w in range(z)]
+    exps_b = [t * l for l in range(t)] + [t * t + w for w in range(z)]
+    return count_workers(exps_a, exps_b)
+
+
 def make_gasp(s: int, t: int, z: int, r: int | None = None) -> Code:
-    """GASP_r with the best r (or the given one)."""
+    """GASP_r with the best r (or the given one). N(r) is counted with bitmasks for every r; only the chosen
+    code is built and validated (bounded work)."""
     s, t, z = check_parameters(s, t, z)
     if s != 1:
         raise ParameterError(f"gasp needs s = 1 (outer-product partition), got s={s}")
-    family = {r_: gasp_code_for_r(s, t, z, r_) for r_ in range(1, min(t, z) + 1)}
-    n_by_r = {r_: code.n_workers for r_, code in family.items()}
+    n_by_r = {r_: _gasp_workers(t, z, r_) for r_ in range(1, min(t, z) + 1)}
     if r is None:
         r = min(n_by_r, key=lambda k: (n_by_r[k], k))
-    elif isinstance(r, bool) or not isinstance(r, int) or r not in family:
+    elif isinstance(r, bool) or not isinstance(r, int) or r not in n_by_r:
         raise ParameterError(f"r must be an int in [1, min(t, z)] = [1, {min(t, z)}], got {r!r}")
-    return family[r].renamed("gasp", r=r, n_by_r=n_by_r)
+    code = gasp_code_for_r(s, t, z, r)
+    if code.n_workers != n_by_r[r]:  # the bitmask count and the Code's own count must agree
+        raise AssertionError(f"gasp: counted {n_by_r[r]} workers but the code has {code.n_workers}")
+    return code.renamed("gasp", r=r, n_by_r=n_by_r)

@@ -12,7 +12,7 @@ worse than AGE) and looks for strictly fewer workers: depth-first, S_A then S_B 
 sets kept as Python-int bitmasks (a + C_B is ``mask_CB << a``) and pruning whenever the partial |P(H)|
 already reaches the best N. The partial count never decreases as terms are added, so the pruning is exact
 and a finished search is exhaustive over the domain. The time bound (``seconds``, default 2) stops it early
-with ``complete = False``.
+with ``complete = False``. Bounded work: ``seconds`` ≤ 600 and z ≤ 64 (:class:`ParameterError` beyond).
 
 ``params``: ``complete``, ``seconds`` (elapsed), ``nodes`` (placements visited), ``theta`` (of the result),
 ``improved`` (whether it beat the seed), ``seed`` ("age") and ``seed_workers``. Deterministic: no randomness.
@@ -27,10 +27,14 @@ from .age import make_age
 from .base import Code, check_parameters
 from .entangled import entangled_structure
 
-__all__ = ["DEFAULT_SECONDS", "make_search"]
+__all__ = ["DEFAULT_SECONDS", "MAX_SECONDS", "MAX_Z", "make_search"]
 
 #: default time bound of :func:`make_search`, seconds
 DEFAULT_SECONDS = 2.0
+#: largest time bound accepted, seconds
+MAX_SECONDS = 600.0
+#: largest z the search accepts (its depth-first recursion is 2z deep)
+MAX_Z = 64
 
 
 def _mask(values: object) -> int:
@@ -137,8 +141,10 @@ class _Searcher:
 def make_search(s: int, t: int, z: int, seconds: float = DEFAULT_SECONDS) -> Code:
     """Best code found by branch and bound within ``seconds`` (see the module docstring). Not from a paper."""
     s, t, z = check_parameters(s, t, z)
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
-        raise ParameterError(f"seconds must be a number > 0, got {seconds!r}")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= MAX_SECONDS:
+        raise ParameterError(f"seconds must be a number in (0, {MAX_SECONDS:g}], got {seconds!r}")
+    if z > MAX_Z:
+        raise ParameterError(f"search: z must be <= {MAX_Z} (bounded depth of the search), got {z}")
     start = time.monotonic()
     deadline = start + float(seconds)
     seed = make_age(s, t, z)

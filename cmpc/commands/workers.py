@@ -6,11 +6,17 @@ Examples::
     cmpc workers --s 2 --t 3 --z 1,2,5 --codes age,polydot --format json
     cmpc workers --s 2 --t 2 --z 1-12 --plot docs/workers.png
 
-One row per (code, z): N = |P(H)|, deg H + 1, AGE's λ (empty for other codes) and the costs of one run
-at size m (:func:`cmpc.costs.report`). Codes that do not exist for (s, t) (``polynomial-sharing`` and ``gasp``
-need s = 1, ``bgw`` needs s = t = 1) are skipped: a note on stderr for the table, silently for csv/json
+One row per (code, z): N = |P(H)|, deg H + 1, AGE's λ (empty for other codes), the certified N at prime
+``--p`` (default 2^31 − 1; :mod:`cmpc.protocol.certificate`: the fewest workers whose privacy can be
+certified — for AGE the best λ that certifies, falling back to the structurally private λ ∈ {0, z}; empty
+when the code cannot be certified at p) and the costs of one run at size m (:func:`cmpc.costs.report`).
+Codes that do not exist for (s, t) (``polynomial-sharing`` and ``gasp`` need s = 1, ``bgw`` needs
+s = t = 1) are skipped: a note on stderr for the table, silently for csv/json
 and markdown (a pivot table of N: one line per z, one column per code).
 ``--codes all`` selects every code, including ``search`` (bounded by ``--search-seconds`` per z).
+
+Bounded work: a request is refused (:class:`ParameterError`) when its estimated work Σ (st + z)² over the
+codes and z values exceeds :data:`MAX_WORK` (about 10 s), and z beyond the codes' bound (512).
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ from typing import Any
 
 from .. import codes as codes_mod
 from .. import costs
+from ..codes.age import _age_secrets
+from ..codes.base import MAX_Z, Code
 from ..errors import ParameterError
+from ..protocol.certificate import certifiable_kind
 
 __all__ = ["DEFAULT_CODES", "parse_z", "register", "run", "worker_table"]
 
@@ -33,7 +42,47 @@ __all__ = ["DEFAULT_CODES", "parse_z", "register", "run", "worker_table"]
 DEFAULT_CODES = ("age", "polydot", "entangled", "ssmm")
 
 #: JSON keys every row carries (extra cost keys follow)
-ROW_KEYS = ("code", "s", "t", "z", "workers", "degree_plus_one", "lambda")
+ROW_KEYS = (
+    "code", "s", "t", "z", "workers", "degree_plus_one", "lambda", "p", "certified_workers",
+    "certified_lambda", "certificate",
+)
+
+#: default prime for the certified worker count
+DEFAULT_P = 2**31 - 1
+#: largest estimated work Σ (st + z)² of one request (about 10 s on the reference machine)
+MAX_WORK = 4_000_000
+
+
+def certified(code: Code, p: int) -> tuple[int | None, int | None, str | None]:
+    """(certified N, λ for AGE, certificate kind) for ``code`` without spare workers over GF(p).
+
+    AGE: the λ with the fewest workers whose privacy certifies (by N(λ), ties → smaller λ); λ ∈ {0, z} is
+    always structural, so AGE always has an answer. Other codes: their N if they certify, else ``None``.
+    """
+    if code.name == "age":
+        s, t, z = code.s, code.t, code.z
+        n_by = code.params["n_by_lambda"]
+        for lam in sorted(n_by, key=lambda k: (n_by[k], k)):
+            sa, sb = _age_secrets(s, t, z, lam)
+            kind = certifiable_kind(sa, sb, n_by[lam], p)
+            if kind is not None:
+                return n_by[lam], lam, kind
+        return None, None, None  # pragma: no cover - λ = 0 is structural
+    kind = certifiable_kind(code.secret_a, code.secret_b, code.n_workers, p)
+    return (code.n_workers if kind else None), None, kind
+
+
+def check_work(s: int, t: int, zs: Sequence[int], codes: Sequence[str]) -> int:
+    """Estimated work Σ (st + z)² of a request; :class:`ParameterError` above :data:`MAX_WORK` or z > 512."""
+    if zs and max(zs) > MAX_Z:
+        raise ParameterError(f"--z values must be <= {MAX_Z} (bounded work of the codes), got {max(zs)}")
+    work = len(codes) * sum((s * t + z) ** 2 for z in zs)
+    if work > MAX_WORK:
+        raise ParameterError(
+            f"this request ({len(codes)} codes, {len(zs)} values of z up to {max(zs)}) needs an estimated "
+            f"{work / MAX_WORK * 10:.0f} s, above the bound of about 10 s: narrow --z or --codes"
+        )
+    return work
 
 
 def parse_z(text: str) -> list[int]:
@@ -49,9 +98,17 @@ def parse_z(text: str) -> list[int]:
                 lo, hi = int(lo_s), int(hi_s)
                 if lo > hi:
                     raise ParameterError(f"--z range {part!r} is empty (low > high)")
+                if hi > MAX_Z:
+                    raise ParameterError(
+                        f"--z values must be <= {MAX_Z} (bounded work of the codes), got {hi}"
+                    )
                 values.update(range(lo, hi + 1))
             else:
                 values.add(int(part))
+                if max(values) > MAX_Z:
+                    raise ParameterError(
+                        f"--z values must be <= {MAX_Z} (bounded work of the codes), got {max(values)}"
+                    )
         except ValueError as exc:
             if isinstance(exc, ParameterError):
                 raise
@@ -90,6 +147,25 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from exc
+    if not 0 < value <= 600:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"expected seconds in (0, 600], got {text}")
+    return value
+
+
+def _prime(text: str) -> int:
+    from ..field import PrimeField
+
+    try:
+        return PrimeField(int(text, 0)).p
+    except (ValueError, ParameterError) as exc:
+        raise argparse.ArgumentTypeError(f"expected a prime below 2^63, got {text!r}") from exc
+
+
 def worker_table(
     s: int,
     t: int,
@@ -98,8 +174,10 @@ def worker_table(
     m: int = 1024,
     *,
     search_seconds: float | None = None,
+    p: int = DEFAULT_P,
 ) -> list[dict[str, Any]]:
-    """Rows ``{"code", "s", "t", "z", "workers", "degree_plus_one", "lambda", ...costs}`` per (code, z).
+    """Rows ``{"code", "s", "t", "z", "workers", "degree_plus_one", "lambda", "p", "certified_workers",
+    "certified_lambda", "certificate", ...costs}`` per (code, z) (:func:`certified` at prime ``p``).
 
     Codes not applicable to (s, t) are left out (see :func:`cmpc.codes.applicable`). ``lambda`` is
     AGE's chosen gap and ``None`` for the other codes. Extra keys: ``m``, ``phase1_elements``,
@@ -107,9 +185,10 @@ def worker_table(
     ``storage_per_worker``,
     ``total_storage`` (:meth:`cmpc.costs.CostReport.as_dict`), and ``complete`` for ``search``.
     """
+    check_work(s, t, zs, codes)
     rows: list[dict[str, Any]] = []
     for name in codes:
-        if codes_mod.applicable(name, s, t) is not None:
+        if not codes_mod.applicable(name, s, t):
             continue
         for z in zs:
             extra = {"seconds": search_seconds} if name == "search" and search_seconds else {}
@@ -123,6 +202,8 @@ def worker_table(
                 "degree_plus_one": code.degree_plus_one,
                 "lambda": code.params.get("lambda") if name == "age" else None,
             }
+            n_cert, lam_cert, kind = certified(code, p)
+            row.update(p=p, certified_workers=n_cert, certified_lambda=lam_cert, certificate=kind)
             row.update(costs.report(code, m).as_dict())
             row.pop("n_workers", None)
             if name == "search":
@@ -137,6 +218,9 @@ _TABLE_COLUMNS = (
     ("workers", "N"),
     ("degree_plus_one", "deg+1"),
     ("lambda", "λ"),
+    ("certified_workers", "N@p"),
+    ("certified_lambda", "λ@p"),
+    ("certificate", "cert"),
     ("phase1_elements", "phase1"),
     ("phase2_elements", "phase2"),
     ("phase3_elements", "phase3"),
@@ -204,19 +288,23 @@ def plot(rows: Sequence[dict[str, Any]], path: str, s: int, t: int) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     names = list(dict.fromkeys(r["code"] for r in rows))
     markers = "os^vDxP*"
+    styles = ("-", "--", "-.", ":")
+    # equal values would hide each other (entangled under AGE): shift each code a little along z and draw
+    # hollow markers of different shapes, so every curve stays visible
+    width = 0.36 if len(names) > 1 else 0.0
     for k, name in enumerate(names):
         pts = sorted((r["z"], r["workers"]) for r in rows if r["code"] == name)
-        style: dict[str, Any] = (
-            {"color": "black", "linewidth": 2.2, "zorder": 5, "markersize": 7}
-            if name == "age"
-            else {"linewidth": 1.2, "linestyle": "--", "alpha": 0.85, "markersize": 5}
-        )
+        shift = (k / (len(names) - 1) - 0.5) * width if len(names) > 1 else 0.0
         ax.plot(
-            [p[0] for p in pts], [p[1] for p in pts], marker=markers[k % len(markers)], label=name, **style
+            [p[0] + shift for p in pts], [p[1] for p in pts],
+            marker=markers[k % len(markers)], linestyle=styles[k % len(styles)],
+            linewidth=2.0 if name == "age" else 1.2, markersize=6, markerfacecolor="none",
+            markeredgewidth=1.4, label=name, zorder=3 + k,
         )
     ax.set_xlabel("z (colluding workers)")
     ax.set_ylabel("N = |P(H)| (workers)")
-    ax.set_title(f"Workers needed, s = {s}, t = {t}")
+    ax.set_title(f"Workers needed, s = {s}, t = {t} (codes offset along z so equal values stay visible)",
+                 fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -228,9 +316,9 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``cmpc workers``; returns the exit status."""
     zs: list[int] = args.z
     names: list[str] = args.codes
-    skipped = [(n, codes_mod.applicable(n, args.s, args.t)) for n in names]
+    skipped = [(n, codes_mod.why_not(n, args.s, args.t)) for n in names]
     skipped = [(n, why) for n, why in skipped if why is not None]
-    rows = worker_table(args.s, args.t, zs, names, args.m, search_seconds=args.search_seconds)
+    rows = worker_table(args.s, args.t, zs, names, args.m, search_seconds=args.search_seconds, p=args.p)
     if args.format == "json":
         print(json.dumps(rows, indent=2))
     elif args.format == "csv":
@@ -239,7 +327,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"N = |P(H)| for s = {args.s}, t = {args.t} (AGE: N (λ))\n")
         sys.stdout.write(format_markdown(rows))
     else:
-        print(f"s = {args.s}, t = {args.t}, costs for m = {args.m} (field elements / multiply-adds)")
+        print(f"s = {args.s}, t = {args.t}, costs for m = {args.m} (field elements / multiply-adds); "
+              f"N@p: certified workers at p = {args.p}")
         print(format_table(rows) if rows else "(no applicable code)")
         for name, why in skipped:
             print(f"note: skipped {name}: {why}", file=sys.stderr)
@@ -286,7 +375,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "--m", type=_positive_int, default=1024, help="matrix size for the costs (default 1024)"
     )
     parser.add_argument(
-        "--search-seconds", type=float, default=None, help="time bound per z for the 'search' code"
+        "--search-seconds", type=_seconds, default=None, help="time bound per z for the 'search' code"
+    )
+    parser.add_argument(
+        "--p", type=_prime, default=DEFAULT_P,
+        help="prime for the certified worker count N@p (default 2^31 - 1 = 2147483647)",
     )
     parser.set_defaults(func=run)
     return parser

@@ -4,19 +4,22 @@
 ``run_role`` are what a party process uses in a real run.
 """
 
+from .certificate import Certificate, InvalidSessionError, UncertifiedSessionError
 from .driver import SimulationReport, exact_product, run_role, simulate
 from .roles import Master, Role, Source, Worker, make_role
-from .session import CodeSpec, Session, check_points
+from .session import CodeSpec, Session
 
 __all__ = [
+    "Certificate",
     "CodeSpec",
+    "InvalidSessionError",
     "Master",
     "Role",
     "Session",
     "SimulationReport",
     "Source",
+    "UncertifiedSessionError",
     "Worker",
-    "check_points",
     "exact_product",
     "make_role",
     "run_role",

@@ -29,6 +29,7 @@ from ..net.base import Meter, Transport
 from ..net.memory import MemoryNetwork
 from ..rand import RandomSource, resolve
 from . import messages as msg
+from .certificate import Certificate
 from .roles import PHASES, Master, Role, make_role
 from .session import MASTER, SOURCE_A, SOURCE_B, Session
 
@@ -78,6 +79,8 @@ class SimulationReport:
     ``seconds``: wall time per phase (first to last activity of any role in that phase) and ``total``.
     ``compute``: ``{party: {phase: seconds}}`` spent inside that role's handlers.
     ``traffic``: ``{(phase, src, dst): (bytes, messages)}``.
+    ``certificate``: why the session's points are safe (:class:`~cmpc.protocol.certificate.Certificate`;
+    ``certificate.describe()`` is the one line to print).
     """
 
     workers: int
@@ -91,6 +94,7 @@ class SimulationReport:
     traffic: dict[tuple[str, str, str], tuple[int, int]]
     chosen: tuple[int, ...] = ()
     meter: Meter = field(default_factory=Meter, repr=False)
+    certificate: Certificate | None = None
 
     def compute_total(self) -> float:
         """Sum over every party and phase of the time spent computing."""
@@ -137,8 +141,14 @@ def simulate(
     session = Session.create(code, field, a.shape, b.shape, workers, rng, redundant_results=redundant_results)
     faults = dict(faults or {})
     for party, kind in faults.items():
-        if kind not in FAULTS or party not in session.workers:
-            raise ParameterError(f"fault {party!r}: {kind!r} (faults apply to workers: {FAULTS})")
+        if party not in session.workers:
+            raise ParameterError(
+                f"faults: unknown worker {party!r}; valid ids are worker-0 .. worker-{session.n_total - 1}"
+            )
+        if kind not in FAULTS:
+            raise ParameterError(
+                f"faults[{party!r}]: unknown fault {kind!r}; choose from {', '.join(FAULTS)}"
+            )
     roles: dict[str, Role] = {
         SOURCE_A: make_role(session, SOURCE_A, a, rng.spawn()),
         SOURCE_B: make_role(session, SOURCE_B, b, rng.spawn()),
@@ -175,6 +185,7 @@ def simulate(
         traffic={k: (v.bytes, v.messages) for k, v in net.meter.by_pair().items()},
         chosen=master.chosen or (),
         meter=net.meter,
+        certificate=session.certificate,
     )
     return field.to_field(master.result), report
 

@@ -26,9 +26,12 @@ workers were slow is visible to the master.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -43,11 +46,51 @@ from ..errors import (
 from ..field import PrimeField
 from ..rand import RandomSource, resolve
 from . import messages as msg
+from .certificate import InvalidSessionError
 from .session import MASTER, SOURCE_A, SOURCE_B, Session, decoding_rows, worker_id
 
 Outgoing = list[tuple[str, msg.Message]]
 
 PHASES = ("phase1", "phase2", "phase3")
+
+
+# -- public rows, cached (same values for every party of a session: no secret goes in or comes out) ---------
+@lru_cache(maxsize=256)
+def _powers(p: int, points: tuple[int, ...], count: int) -> np.ndarray:
+    """Read-only ``[α^e]`` for the points and e < count over GF(p) (public)."""
+    v = PrimeField(p).raw_vandermonde(np.array(points, dtype=np.int64), list(range(count)))
+    v.setflags(write=False)
+    return v
+
+
+_ROWS: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()
+_ROWS_MAX = 256
+_ROWS_LOCK = threading.Lock()
+
+
+def cached_decoding_rows(field: PrimeField, session: Session, chosen: Iterable[int]) -> np.ndarray:
+    """:func:`~cmpc.protocol.session.decoding_rows`, computed once per process for equal public inputs.
+
+    The key holds everything the rows depend on (p, the points, the code's exponents, the chosen
+    workers); the rows are public (V_S⁻¹ of public points), so sharing them between parties of one
+    process leaks nothing. The result is read-only; the cache keeps the last 256 keys.
+    """
+    code = session.code
+    chosen_t = tuple(int(c) for c in chosen)
+    key = (field.p, tuple(int(x) for x in session.points), code.t, tuple(code.product_exponents),
+           tuple(sorted(code.important.items())), chosen_t)
+    with _ROWS_LOCK:
+        rows = _ROWS.get(key)
+        if rows is not None:
+            _ROWS.move_to_end(key)
+            return rows
+    rows = decoding_rows(field, session, list(chosen_t))
+    rows.setflags(write=False)
+    with _ROWS_LOCK:
+        _ROWS[key] = rows
+        while len(_ROWS) > _ROWS_MAX:
+            _ROWS.popitem(last=False)
+    return rows
 
 
 # -- pure encoding steps (used by the roles and by the privacy tests) ------------------------------------
@@ -83,7 +126,7 @@ def reshare_values(
     """
     pts = np.fromiter(points, dtype=np.int64)
     z = masks.shape[0]
-    powers = field.raw_vandermonde(pts, list(range(t * t + z)))
+    powers = _powers(field.p, tuple(int(x) for x in pts), t * t + z)
     c = field.raw_matmul(powers[:, : t * t], r_row.reshape(-1, 1))
     lhs = np.concatenate([c, powers[:, t * t :]], axis=1)
     rhs = np.concatenate([h.reshape(1, -1), masks.reshape(z, -1)], axis=0)
@@ -95,7 +138,7 @@ def interpolate_results(
 ) -> np.ndarray:
     """Coefficients of I(x) (degree < t² + z) from t² + z evaluations; returns (t², r, c) result blocks."""
     k = t * t + z
-    v = field.raw_vandermonde(np.array(points[:k], dtype=np.int64), list(range(k)))
+    v = _powers(field.p, tuple(int(x) for x in points[:k]), k)
     flat = values[:k].reshape(k, -1)
     coeffs = field.raw_solve(v, flat)
     return coeffs[: t * t].reshape((t * t, *values.shape[1:]))
@@ -108,6 +151,10 @@ class Role:
     party: str
 
     def __init__(self, session: Session, rng: RandomSource | None = None) -> None:
+        # refuse an invalid session before anything is shared (InvalidSessionError names the reason)
+        if not isinstance(session, Session):
+            raise InvalidSessionError(f"a role needs a Session, got {type(session).__name__}")
+        session.validate()
         self.session = session
         self.field = session.field()
         self.rng = resolve(rng)
@@ -249,7 +296,7 @@ class Worker(Role):
         code = sess.code
         reporters = message.reporters
         with self._timed("phase2"):
-            rows = decoding_rows(self.field, sess, list(chosen))
+            rows = cached_decoding_rows(self.field, sess, chosen)
             q = chosen.index(self.index)
             masks = self.field.raw_random((code.z, *self.h.shape), self.rng)
             # only the reporters need I: G_n is evaluated at their points alone
@@ -362,7 +409,7 @@ class Master(Role):
                 if len(cand) < sess.n_needed:
                     continue
                 try:
-                    decoding_rows(self.field, sess, list(cand))
+                    cached_decoding_rows(self.field, sess, cand)
                 except SingularMatrixError:
                     continue
                 chosen = cand

@@ -4,41 +4,49 @@ Everything in a :class:`Session` is public: every party gets the same copy (in a
 launcher's configuration). It holds the code *as exponent sets*, so any code object from
 :mod:`cmpc.codes` (or a hand-made one) runs, and a party process can rebuild it from JSON.
 
-Evaluation points
------------------
-Points α_n are drawn uniformly from GF(p) \\ {0} with the CSPRNG, distinct, and then **verified**:
+Validation (one path for :meth:`Session.create`, :meth:`Session.from_dict`, :meth:`Session.from_json` and
+direct construction, in ``__post_init__``; roles call :meth:`Session.validate` again before sending):
+session id of 16 bytes; p prime below 2^63; the code's exponent sets valid (a :class:`cmpc.codes.base.Code` is
+built from them: z ≥ 1, exactly z distinct secret exponents per side, no clash); shapes positive, at most
+``MAX_DIM`` per side and with equal row counts; between N and ``MAX_WORKERS`` evaluation points, distinct,
+in [1, p) (a point 0 would hand a worker the coded blocks unmasked: with BGW, A itself); and a
+:class:`~cmpc.protocol.certificate.Certificate` that every z-subset of workers sees invertible secret matrices
+and every N-subset can decode — recomputed from the points and compared with the stored one (structural:
+recomputed; exhaustive: re-run; probabilistic: the bound recomputed). Every failure is an
+:class:`~cmpc.protocol.certificate.InvalidSessionError` (a :class:`ParameterError`) naming the reason.
 
-* *Decodability*: the generalised Vandermonde ``V = [α_n^e]`` (n in the chosen N workers, e ∈ P(H)) must be
-  invertible. With spare workers any N of them may be chosen, so every N-subset is checked when there are
-  at most ``exhaustive_limit`` of them; otherwise ``sample_checks`` random subsets are checked, and the master
-  checks the subset it actually picks again at phase 2 (and picks another if it is singular).
-* *Privacy*: for the A-secret exponents S_A (and likewise S_B) every z×z matrix ``[α_n^{σ}]`` (n in any z
-  workers, σ ∈ S_A) must be invertible; otherwise some z workers see a combination of coded blocks that no
-  secret term masks. Checked for every z-subset when there are at most ``exhaustive_limit`` of them,
-  otherwise on ``sample_checks`` random subsets.
-
-Schwartz–Zippel bound for what the sampled checks leave: the determinant of a k×k generalised Vandermonde
-matrix with exponents e_1 < … < e_k is a non-zero polynomial in the k points of total degree Σ e_i
-(it contains the monomial Π α_i^{e_i} with coefficient 1), so for independent uniform non-zero points it
-vanishes with probability at most Σ e_i / (p − 1). A union bound over all subsets gives the failure
-probability of an unchecked subset; at p = 2^31 − 1 and the codes' sizes it is below 2^-20 per subset.
-
-A field with fewer than N′ non-zero elements cannot host N′ workers: :class:`ParameterError`.
+Evaluation points are drawn uniformly without replacement from GF(p)* with the CSPRNG; a draw on which an
+exhaustive check finds a singular subset is discarded and drawn again (``max_attempts``).
 """
 
 from __future__ import annotations
 
-import itertools
+import functools
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..errors import ParameterError, SingularMatrixError
+from ..codes.base import Code
+from ..errors import CMPCError, ParameterError, SingularMatrixError
 from ..field import PrimeField
 from ..rand import RandomSource, resolve
+from .certificate import (
+    SECURITY_BITS,
+    Certificate,
+    InvalidSessionError,
+    SingularSubsetError,
+    UncertifiedSessionError,
+    certify,
+)
+
+#: largest matrix side a session accepts (rows or columns of A or B)
+MAX_DIM = 1 << 24
+#: most evaluation points (workers) a session accepts
+MAX_WORKERS = 100_000
+#: version of the JSON form (2: with the certificate)
+JSON_VERSION = 2
 
 SOURCE_A = "source-a"
 SOURCE_B = "source-b"
@@ -143,50 +151,6 @@ class CodeSpec:
         )
 
 
-def _subsets(n: int, k: int, limit: int, samples: int, rng: RandomSource) -> list[tuple[int, ...]]:
-    if k > n:
-        return []
-    if math.comb(n, k) <= limit:
-        return list(itertools.combinations(range(n), k))
-    out = [tuple(range(k))]
-    for _ in range(samples):
-        perm = np.argsort(rng.integers_below(2**62, n))
-        out.append(tuple(sorted(int(x) for x in perm[:k])))
-    return out
-
-
-def check_points(
-    field: PrimeField,
-    code: CodeSpec,
-    points: np.ndarray,
-    *,
-    rng: RandomSource | None = None,
-    exhaustive_limit: int = 2000,
-    sample_checks: int = 64,
-) -> str | None:
-    """``None`` if the points pass the decodability and privacy checks, else why not."""
-    rng = resolve(rng)
-    pts = np.asarray(points, dtype=np.int64)
-    n_total = pts.size
-    if len(set(pts.tolist())) != n_total or (pts == 0).any():
-        return "points are not distinct and non-zero"
-    ph = list(code.product_exponents)
-    n_need = len(ph)
-    for subset in _subsets(n_total, n_need, exhaustive_limit // 10 + 1, sample_checks // 4, rng):
-        v = field.raw_vandermonde(pts[list(subset)], ph)
-        if field.raw_rank(v) < n_need:
-            return f"generalised Vandermonde over P(H) is singular for workers {subset}"
-    for name, secrets in (("A", code.secret_a), ("B", code.secret_b)):
-        z = len(secrets)
-        if z == 0:
-            continue
-        for subset in _subsets(n_total, z, exhaustive_limit, sample_checks, rng):
-            m = field.raw_vandermonde(pts[list(subset)], secrets)
-            if field.raw_rank(m) < z:
-                return f"secret exponents of {name} give a singular {z}x{z} matrix at workers {subset}"
-    return None
-
-
 @dataclass(frozen=True)
 class Session:
     """Public parameters shared by every party of one run."""
@@ -201,6 +165,16 @@ class Session:
     #: SHA-256 (hex) of the deployment configuration this session was made from ("" when none): a party
     #: started with another configuration refuses to run it
     config_digest: str = ""
+    #: why the points are safe (:mod:`cmpc.protocol.certificate`): computed when not given, else verified
+    certificate: Certificate | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "certificate", _validated(self))
+
+    def validate(self) -> Certificate:
+        """Run the session validation again (cached) and return the certificate; roles call this before
+        anything leaves them. Raises :class:`InvalidSessionError` naming the reason."""
+        return _validated(self)
 
     # -- construction -----------------------------------------------------------------------------------
     @classmethod
@@ -214,16 +188,25 @@ class Session:
         rng: RandomSource | None = None,
         *,
         redundant_results: bool | None = None,
-        max_attempts: int = 50,
+        max_attempts: int = 20,
         config_digest: str = "",
+        min_security_bits: int = SECURITY_BITS,
     ) -> Session:
-        """Draw and verify evaluation points for ``workers`` (default ``code.n_workers``) workers."""
+        """Draw evaluation points for ``workers`` (default ``code.n_workers``) workers and certify them.
+
+        Points are drawn with the CSPRNG (``rng``); a draw on which an exhaustive check finds a singular
+        subset is replaced (at most ``max_attempts`` draws). ``min_security_bits`` (default 40) is the bar for
+        a probabilistic certificate; lower it only deliberately. Raises :class:`UncertifiedSessionError`
+        (a :class:`ParameterError`) when no certificate is possible, with the remedies in its message.
+        """
         spec = CodeSpec.from_code(code)
         rng = resolve(rng)
         n_needed = spec.n_workers
         n_total = n_needed if workers is None else int(workers)
         if n_total < n_needed:
             raise ParameterError(f"workers must be >= N = {n_needed} for code {spec.name!r}, got {n_total}")
+        if n_total > MAX_WORKERS:
+            raise ParameterError(f"workers must be <= {MAX_WORKERS}, got {n_total}")
         if field.p - 1 < n_total:
             raise ParameterError(
                 f"field too small: GF({field.p}) has {field.p - 1} non-zero points, {n_total} workers need "
@@ -237,19 +220,28 @@ class Session:
             raise ParameterError(
                 f"A^T B needs A and B with the same number of rows, got {a_shape} and {b_shape}"
             )
+        spec_json = json.dumps(spec.to_dict(), sort_keys=True)
+        last: SingularSubsetError | None = None
         for _ in range(max_attempts):
-            pts = cls._draw_points(field.p, n_total, rng)
-            if check_points(field, spec, pts, rng=rng) is None:
-                break
+            pts = tuple(int(x) for x in cls._draw_points(field.p, n_total, rng))
+            try:
+                cert = _certify_cached(spec_json, pts, field.p, min_security_bits)
+            except SingularSubsetError as exc:
+                last = exc
+                continue
+            except UncertifiedSessionError as exc:
+                raise UncertifiedSessionError(f"{exc}{_age_hint(spec)}") from exc
+            break
         else:
-            raise ParameterError(
-                f"field too small: no valid evaluation points for N' = {n_total} workers of code "
-                f"{spec.name!r} found in GF({field.p}) after {max_attempts} attempts"
+            raise UncertifiedSessionError(
+                f"no certifiable evaluation points for N' = {n_total} workers of code {spec.name!r} in "
+                f"GF({field.p}) after {max_attempts} draws (last: {last}); use a larger prime such as "
+                "2^61 - 1, fewer workers, or a code with structural privacy"
             )
         redundant = n_total > n_needed if redundant_results is None else bool(redundant_results)
         return cls(
-            rng.bytes(16), spec, field.p, a_shape, b_shape, tuple(int(x) for x in pts), redundant,
-            _check_digest(config_digest),
+            rng.bytes(16), spec, field.p, a_shape, b_shape, pts, redundant,
+            _check_digest(config_digest), cert,
         )
 
     @staticmethod
@@ -320,42 +312,163 @@ class Session:
         return PrimeField(self.p)
 
     # -- serialisation ------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        assert self.certificate is not None  # set by __post_init__
+        return {
+            "version": JSON_VERSION,
+            "session_id": self.session_id.hex(),
+            "code": self.code.to_dict(),
+            "p": self.p,
+            "a_shape": list(self.a_shape),
+            "b_shape": list(self.b_shape),
+            "points": list(self.points),
+            "redundant_results": self.redundant_results,
+            "config_digest": self.config_digest,
+            "certificate": self.certificate.to_dict(),
+        }
+
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "version": 1,
-                "session_id": self.session_id.hex(),
-                "code": self.code.to_dict(),
-                "p": self.p,
-                "a_shape": list(self.a_shape),
-                "b_shape": list(self.b_shape),
-                "points": list(self.points),
-                "redundant_results": self.redundant_results,
-                "config_digest": self.config_digest,
-            }
-        )
+        return json.dumps(self.to_dict())
 
     @classmethod
-    def from_json(cls, text: str) -> Session:
+    def from_dict(cls, d: Any, *, min_security_bits: int = SECURITY_BITS) -> Session:
+        """Rebuild and validate a session (as :meth:`to_dict` wrote it). Refuses
+        (:class:`InvalidSessionError`) anything the validation refuses, and a certificate weaker than
+        ``min_security_bits``."""
+        if not isinstance(d, dict):
+            raise InvalidSessionError(f"session description must be a JSON object, got {type(d).__name__}")
+        if d.get("version") != JSON_VERSION:
+            raise InvalidSessionError(
+                f"session description version {d.get('version')!r} is not {JSON_VERSION}: create the session "
+                "again with this version of cmpc (cmpc keys / Session.create)"
+            )
+        try:
+            if "certificate" not in d:
+                raise KeyError("certificate")
+            sid = bytes.fromhex(d["session_id"])
+            code = CodeSpec.from_dict(d["code"])
+            cert = Certificate.from_dict(d["certificate"])
+            args = (
+                sid, code, _strict_int("p", d["p"]),
+                (_strict_int("a_shape", d["a_shape"][0]), _strict_int("a_shape", d["a_shape"][1])),
+                (_strict_int("b_shape", d["b_shape"][0]), _strict_int("b_shape", d["b_shape"][1])),
+                tuple(_strict_int("points", x) for x in d["points"]),
+            )
+            redundant = d["redundant_results"]
+            if not isinstance(redundant, bool):
+                raise TypeError(f"redundant_results must be true or false, got {redundant!r}")
+            digest = d.get("config_digest", "")
+        except InvalidSessionError:
+            raise
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+            raise InvalidSessionError(f"malformed session description: {exc!r}") from exc
+        session = cls(*args, redundant, _check_digest(digest), cert)
+        if cert.security_bits < min_security_bits:
+            raise InvalidSessionError(
+                f"the session's certificate guarantees only 2^-{cert.security_bits:.1f} failure probability, "
+                f"this party requires 2^-{min_security_bits}"
+            )
+        return session
+
+    @classmethod
+    def from_json(cls, text: str, *, min_security_bits: int = SECURITY_BITS) -> Session:
         try:
             d = json.loads(text)
-            sid = bytes.fromhex(d["session_id"])
-            session = cls(
-                sid,
-                CodeSpec.from_dict(d["code"]),
-                int(d["p"]),
-                (int(d["a_shape"][0]), int(d["a_shape"][1])),
-                (int(d["b_shape"][0]), int(d["b_shape"][1])),
-                tuple(int(x) for x in d["points"]),
-                bool(d["redundant_results"]),
-                _check_digest(d.get("config_digest", "")),
+        except (ValueError, TypeError) as exc:
+            raise InvalidSessionError(f"malformed session description (not JSON): {exc}") from exc
+        return cls.from_dict(d, min_security_bits=min_security_bits)
+
+
+def _age_hint(spec: CodeSpec) -> str:
+    """For an AGE code: the structurally private alternative and its worker count."""
+    if spec.name != "age":
+        return ""
+    from ..codes.age import age_code_for_lambda, structural_lambda
+
+    lam = structural_lambda(spec.s, spec.t, spec.z)
+    n = age_code_for_lambda(spec.s, spec.t, spec.z, lam).n_workers
+    return (
+        f". For this AGE code: λ = {lam} is structurally private with N = {n} workers (this code: "
+        f"N = {spec.n_workers}): codes.make('age', s={spec.s}, t={spec.t}, z={spec.z}, structural=True)"
+    )
+
+
+def _strict_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must hold integers, got {value!r}")
+    return value
+
+
+@functools.lru_cache(maxsize=64)
+def _certify_cached(spec_json: str, points: tuple[int, ...], p: int, min_bits: int) -> Certificate:
+    return certify(CodeSpec.from_dict(json.loads(spec_json)), np.array(points, dtype=np.int64), p,
+                   min_security_bits=min_bits)
+
+
+def _validated(s: Session) -> Certificate:
+    """The one validation of a session (module docstring); returns the (re)computed certificate."""
+    try:
+        return _validate(s)
+    except InvalidSessionError:
+        raise
+    except (CMPCError, ValueError, TypeError, KeyError, OverflowError) as exc:
+        raise InvalidSessionError(f"invalid session: {exc}") from exc
+
+
+def _validate(s: Session) -> Certificate:
+    if not isinstance(s.session_id, bytes) or len(s.session_id) != 16:
+        raise InvalidSessionError("invalid session: session_id must be 16 bytes")
+    if isinstance(s.p, bool) or not isinstance(s.p, int):
+        raise InvalidSessionError(f"invalid session: p must be an int, got {s.p!r}")
+    PrimeField(s.p)  # prime below 2^63, else NotPrimeError / ParameterError
+    spec = s.code
+    if not isinstance(spec, CodeSpec):
+        raise InvalidSessionError(f"invalid session: code must be a CodeSpec, got {type(spec).__name__}")
+    Code(spec.name, spec.s, spec.t, spec.z, spec.coded_a, list(spec.secret_a), spec.coded_b,
+         list(spec.secret_b), spec.important)  # z >= 1, z secrets per side, no clash
+    for name, shape in (("a_shape", s.a_shape), ("b_shape", s.b_shape)):
+        if (not isinstance(shape, tuple) or len(shape) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_DIM
+                           for v in shape)):
+            raise InvalidSessionError(
+                f"invalid session: {name} must be two ints in [1, {MAX_DIM}], got {shape!r}"
             )
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
-            raise ParameterError(f"malformed session description: {exc}") from exc
-        if len(sid) != 16:
-            raise ParameterError("session_id must be 16 bytes")
-        session.code.check_shape()
-        return session
+    if s.a_shape[0] != s.b_shape[0]:
+        raise InvalidSessionError(
+            f"invalid session: A^T B needs equal row counts, got a_shape {s.a_shape}, b_shape {s.b_shape}"
+        )
+    pts = s.points
+    if not isinstance(pts, tuple) or not all(isinstance(x, int) and not isinstance(x, bool) for x in pts):
+        raise InvalidSessionError("invalid session: points must be a tuple of ints")
+    n_needed = spec.n_workers
+    if not n_needed <= len(pts) <= MAX_WORKERS:
+        raise InvalidSessionError(
+            f"invalid session: {len(pts)} points, code {spec.name!r} needs between N = {n_needed} and "
+            f"{MAX_WORKERS}"
+        )
+    bad = [x for x in pts if not 1 <= x < s.p]
+    if bad:
+        raise InvalidSessionError(
+            f"invalid session: evaluation points must lie in [1, p) = [1, {s.p}), got {bad[:5]} (a point 0 "
+            "or a multiple of p shows a worker the coded blocks unmasked)"
+        )
+    if len(set(pts)) != len(pts):
+        dup = sorted({x for x in pts if pts.count(x) > 1})
+        raise InvalidSessionError(f"invalid session: evaluation points must be distinct, {dup[:5]} repeat")
+    if not isinstance(s.redundant_results, bool):
+        raise InvalidSessionError("invalid session: redundant_results must be a bool")
+    _check_digest(s.config_digest)
+    stored = s.certificate
+    bits = SECURITY_BITS if stored is None else stored.min_security_bits
+    if not isinstance(bits, int) or not 1 <= bits <= 256:
+        raise InvalidSessionError(f"invalid session: certificate min_security_bits {bits!r} not in [1, 256]")
+    fresh = _certify_cached(json.dumps(spec.to_dict(), sort_keys=True), pts, s.p, bits)
+    if stored is not None and stored != fresh:
+        raise InvalidSessionError(
+            f"invalid session: the stored certificate does not match the points and code "
+            f"({stored.describe()}; recomputed: {fresh.describe()})"
+        )
+    return fresh
 
 
 def _check_digest(digest: object) -> str:

@@ -1,0 +1,220 @@
+"""Compiled (numba) loops of the exact GF(p) matrix product; numba is imported on first use.
+
+:func:`get` returns the jitted kernels (``cache=True``: compiled once per machine, then loaded from
+``__pycache__``). Importing this module costs nothing; a process that never multiplies never loads
+numba. The arithmetic is exactly that of the numpy reference in :mod:`cmpc.matmul` (bit for bit, checked
+by the tests):
+
+* ``split``: centred representative ``x − p·[x > (p−1)/2]``, balanced limbs of ``w`` bits
+  (``d = ((r + 2^{w−1}) & (2^w − 1)) − 2^{w−1}``, ``r ← (r − d) >> w``), and the limb *forms*
+  ``Σ_i S[f, i] d_i`` (a limb, or a Karatsuba sum of two limbs) as float64, in one pass.
+* ``combine``: after the float64 products of one chunk, ``D_e = Σ_j W[e, j] · int64(P_j)`` per weight
+  exponent ``e``, accumulated over chunks in int64; after the last chunk
+  ``Σ_e D_e · (2^e mod p) mod p`` with Shoup's multiplication by a constant (V. Shoup, NTL;
+  see also D. Harvey, "Faster arithmetic for number-theoretic transforms", J. Symb. Comp. 60 (2014),
+  §2): ``q = ⌊x·c'/2^64⌋`` with ``c' = ⌊c·2^64/p⌋`` gives ``x·c − q·p ∈ [0, 2p)`` for every
+  ``x < 2^64``, ``c < p < 2^63``, in wrapping uint64 arithmetic.
+* ``small_inner``: ``a @ b`` for an inner dimension of a few columns and ``p < 2^32`` with uint64
+  multiply-adds and one reduction per ``⌊(2^64−1)/(p−1)²⌋`` terms.
+
+Everything is public data or shares of it; nothing here branches on values except the centring and the
+final conditional subtractions, which are not meant to be constant-time (no secret-dependent timing
+claim is made for the field core).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+__all__ = ["get", "loaded"]
+
+_KERNELS: SimpleNamespace | None = None
+
+
+def _split(x, p, half, limbs, width, forms, out):  # type: ignore[no-untyped-def]
+    """out[f, r, c] = float(Σ_i forms[f, i] · limb_i(centred(x[r, c]))) (see the module doc).
+
+    Row by row with the element loop innermost (vectorisable); ``d`` holds one row's limbs.
+    """
+    rows, cols = x.shape
+    nf = forms.shape[0]
+    hw = np.int64(1) << np.int64(width - 1)
+    mask = (np.int64(1) << np.int64(width)) - np.int64(1)
+    w = np.int64(width)
+    d = np.empty((limbs, cols), dtype=np.int64)
+    rest = np.empty(cols, dtype=np.int64)
+    for r in range(rows):
+        for c in range(cols):
+            v = x[r, c]
+            rest[c] = v - p if v > half else v
+        for i in range(limbs - 1):
+            for c in range(cols):
+                di = ((rest[c] + hw) & mask) - hw
+                d[i, c] = di
+                rest[c] = (rest[c] - di) >> w
+        for c in range(cols):
+            d[limbs - 1, c] = rest[c]
+        for f in range(nf):
+            for c in range(cols):
+                rest[c] = 0
+            for i in range(limbs):
+                if forms[f, i] != 0:
+                    for c in range(cols):
+                        rest[c] += d[i, c]
+            for c in range(cols):
+                out[f, r, c] = np.float64(rest[c])
+
+
+def _combine(  # type: ignore[no-untyped-def]
+    prod, m, n, fstride, rstride, brow, bcol, weights, acc, first, last, reduce_mod, big, p, off, cs, csh, out
+):
+    """One chunk: D_e = Σ_j W[e, j] int64(P_j) (+ acc); store in acc, or finish into out (module doc).
+
+    ``prod`` is the 2-D float64 result; entry (r, c) of product j is
+    ``prod[brow[j]·fstride + r·rstride, bcol[j]·n + c]`` (the forms of A stacked by form or by row).
+    ``reduce_mod``: reduce the accumulators mod p (keeps them below the int64 range for the next
+    chunk); ``big`` (p ≥ 2^61): reduce every chunk's terms before adding them. On the last chunk
+    ``out[r, c] = Σ_e (D_e mod p)(2^{e} mod p) mod p`` via Shoup with the constants ``cs[e]`` (< p)
+    and ``csh[e] = ⌊cs[e]·2^64/p⌋``; ``off`` is a multiple of p with ``|D_e| + off < 2^64``, so
+    ``D_e + off`` is a non-negative uint64 with the same residue. Row by row, element loop innermost.
+    """
+    ne, nj = weights.shape
+    pu = np.uint64(p)
+    offu = np.uint64(off)
+    lo32 = np.uint64(0xFFFFFFFF)
+    s32 = np.uint64(32)
+    s = np.empty(n, dtype=np.int64)
+    total = np.empty(n, dtype=np.uint64)
+    for r in range(m):
+        if last:
+            for c in range(n):
+                total[c] = 0
+        for e in range(ne):
+            if first:
+                for c in range(n):
+                    s[c] = 0
+            else:
+                for c in range(n):
+                    s[c] = acc[e, r, c]
+            if big and not first:
+                # p >= 2^61: the accumulator holds values in [0, p); this chunk's terms are added mod p
+                for c in range(n):
+                    s[c] = 0
+            for j in range(nj):
+                wgt = weights[e, j]
+                if wgt != 0:
+                    row = brow[j] * fstride + r * rstride
+                    c0 = bcol[j] * n
+                    for c in range(n):
+                        s[c] += wgt * np.int64(prod[row, c0 + c])
+            if big:
+                for c in range(n):
+                    v = s[c] % p
+                    if not first:
+                        vu = np.uint64(v) + np.uint64(acc[e, r, c])
+                        if vu >= pu:
+                            vu -= pu
+                        v = np.int64(vu)
+                    s[c] = v
+            elif reduce_mod:
+                for c in range(n):
+                    s[c] = s[c] % p
+            if last:
+                ce = cs[e]
+                c0h = csh[e] & lo32
+                c1h = csh[e] >> s32
+                for c in range(n):
+                    x = np.uint64(s[c]) + offu
+                    # q = high 64 bits of x * csh[e] (schoolbook on 32-bit halves)
+                    x0 = x & lo32
+                    x1 = x >> s32
+                    p00 = x0 * c0h
+                    p10 = x1 * c0h
+                    mid = (p00 >> s32) + (p10 & lo32) + x0 * c1h
+                    q = x1 * c1h + (p10 >> s32) + (mid >> s32)
+                    t = x * ce - q * pu
+                    if t >= pu:
+                        t -= pu
+                    t += total[c]
+                    if t >= pu:
+                        t -= pu
+                    total[c] = t
+            else:
+                for c in range(n):
+                    acc[e, r, c] = s[c]
+        if last:
+            for c in range(n):
+                out[r, c] = np.int64(total[c])
+
+
+def _small_inner_rows(a, b, p, per, mu, out):  # type: ignore[no-untyped-def]
+    """out = a @ b mod p for p < 2^32 (a, b uint32): uint64 multiply-adds, a reduction every ``per`` terms.
+
+    Row by row, streaming over b's long rows (the shape of the protocol's encoding: few coefficients).
+    Inputs are uint32 so that the products are 32×32→64-bit multiplies (vectorisable); reductions are
+    Barrett's with ``mu = ⌊2^64 / p⌋``: ``q = ⌊x·mu / 2^64⌋`` is at most 1 below ⌊x/p⌋ for x < 2^64, so
+    ``x − q·p < 2p`` needs one conditional subtraction (P. Barrett, CRYPTO '86).
+    """
+    m, k = a.shape
+    n = b.shape[1]
+    pu = np.uint64(p)
+    lo32 = np.uint64(0xFFFFFFFF)
+    s32 = np.uint64(32)
+    m0 = np.uint64(mu) & lo32
+    m1 = np.uint64(mu) >> s32
+    acc = np.empty(n, dtype=np.uint64)
+    for r in range(m):
+        for c in range(n):
+            acc[c] = 0
+        pending = 0
+        coef = np.uint64(0)
+        for t in range(k + 1):  # t == k: the final reduction
+            if t < k:
+                coef = np.uint64(a[r, t])
+                if coef == 0:
+                    continue
+            if t == k or pending == per:
+                for c in range(n):
+                    x = acc[c]
+                    x0 = x & lo32
+                    x1 = x >> s32
+                    p00 = x0 * m0
+                    p10 = x1 * m0
+                    mid = (p00 >> s32) + (p10 & lo32) + x0 * m1
+                    q = x1 * m1 + (p10 >> s32) + (mid >> s32)
+                    y = x - q * pu
+                    acc[c] = y - pu if y >= pu else y
+                pending = 0
+            if t == k:
+                break
+            for c in range(n):
+                acc[c] += coef * np.uint64(b[t, c])
+            pending += 1
+        for c in range(n):
+            out[r, c] = np.int64(acc[c])
+
+
+def loaded() -> bool:
+    """Whether the kernels are already loaded in this process (then using them costs nothing extra)."""
+    return _KERNELS is not None
+
+
+def get() -> Any:
+    """The compiled kernels (imports numba and compiles or loads them on the first call)."""
+    global _KERNELS
+    if _KERNELS is None:
+        import numba
+
+        def jit(fn: Any) -> Any:
+            return numba.njit(cache=True, nogil=True, boundscheck=False)(fn)
+
+        _KERNELS = SimpleNamespace(
+            split=jit(_split),
+            combine=jit(_combine),
+            small_inner=jit(_small_inner_rows),
+        )
+    return _KERNELS
+

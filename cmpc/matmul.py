@@ -1,0 +1,404 @@
+"""The exact GF(p) matrix product engine behind :meth:`cmpc.field.PrimeField.matmul`.
+
+The math (centred operands, balanced limbs, schoolbook or Karatsuba limb products, chunks of the inner
+dimension so that every float64 partial sum is an integer of magnitude ≤ 2^53) is described in
+:mod:`cmpc.field`. This module holds
+
+* :class:`MatmulPlan` and :func:`make_plan` (the cost model that picks limbs and chunk size);
+* :func:`compiled_matmul`: the product. BLAS does the float64 products; the pre- and post-processing
+  (centring, limb split, int64 conversion, combination of limb products, reduction, recombination
+  ``Σ_e D_e 2^e mod p``) are single passes of the numba kernels of :mod:`cmpc.kernels`;
+* :func:`compiled_small_inner`: the product for an inner dimension ≤ 16 and p < 2^32 (no BLAS);
+* :func:`reference_matmul` and :func:`reference_small_inner`: the earlier pure-numpy implementation of
+  the same plans: the reference of the bit-identity tests, and the path of small products in a process
+  that has not loaded numba yet (:func:`use_compiled`), so that a short-lived party process does not pay
+  numba's one-off start-up for a few small products.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from . import kernels
+from .errors import ParameterError
+
+__all__ = [
+    "EXACT_FLOAT_BOUND",
+    "MatmulPlan",
+    "compiled_matmul",
+    "compiled_small_inner",
+    "make_plan",
+    "reference_matmul",
+    "reference_small_inner",
+    "use_compiled",
+]
+
+#: float64 represents every integer of magnitude <= 2^53 exactly
+EXACT_FLOAT_BOUND = 2**53
+
+#: products with fewer multiply-adds run the numpy implementation unless the kernels are already loaded:
+#: loading numba and the cached kernels costs a process ~0.5–0.8 s of CPU once (numba registers its
+#: typing registries and imports scipy.linalg), more than the compiled path saves on a few small products
+#: (see docs/field.md, "Start-up")
+COMPILED_MIN_MULADDS = 2**27
+
+
+def use_compiled(m: int, k: int, n: int) -> bool:
+    """Whether a product of this shape takes the compiled path (see :data:`COMPILED_MIN_MULADDS`)."""
+    return kernels.loaded() or m * k * n >= COMPILED_MIN_MULADDS
+
+
+@dataclass(frozen=True)
+class MatmulPlan:
+    """How :meth:`PrimeField.matmul` splits a product (see the :mod:`cmpc.field` docstring)."""
+
+    limbs_a: int
+    width_a: int
+    bound_a: int
+    limbs_b: int
+    width_b: int
+    bound_b: int
+    karatsuba: bool
+    chunk: int
+    products: int
+
+    def describe(self) -> str:
+        kind = "karatsuba" if self.karatsuba else "schoolbook"
+        return (
+            f"{self.limbs_a}x{self.width_a}-bit limbs (A) × {self.limbs_b}x{self.width_b}-bit limbs (B), "
+            f"{kind}, {self.products} float64 products per chunk of {self.chunk}"
+        )
+
+
+def _limb_bound(half: int, limbs: int, width: int) -> int:
+    """Largest |limb| of the balanced decomposition of values with |x| <= half."""
+    if limbs == 1:
+        return half
+    top = half // (1 << (width * (limbs - 1))) + 1
+    return max(1 << (width - 1), top)
+
+
+def make_plan(p: int, inner: int) -> MatmulPlan:
+    """The cheapest exact plan for GF(p) and inner dimension ``inner`` under a simple cost model."""
+    half = (p - 1) // 2
+    hbits = max(1, half.bit_length())
+    best: tuple[float, MatmulPlan] | None = None
+    for la in range(1, 7):
+        wa = -(-(hbits + 1) // la) if la > 1 else hbits
+        ma = _limb_bound(half, la, wa)
+        for lb in range(1, 7):
+            wb = -(-(hbits + 1) // lb) if lb > 1 else hbits
+            mb = _limb_bound(half, lb, wb)
+            options = [(False, la * lb, ma * mb)]
+            if la == lb and la > 1:
+                options.append((True, la * (la + 1) // 2, 4 * ma * mb))
+            for kara, products, prod_bound in options:
+                chunk = min(inner, EXACT_FLOAT_BOUND // max(prod_bound, 1))
+                if chunk < 1:
+                    continue
+                n_chunks = -(-inner // chunk)
+                weights = {wa * i + wb * j for i in range(la) for j in range(lb)}
+                # cost model in ns per output element, calibrated on the 2-core development machine:
+                # BLAS at ~75 GFLOP/s (slower for thin chunks), ~3 ns per product and chunk for the
+                # int64 conversion, ~15 ns per weight for the recombination
+                eff = min(1.0, chunk / 128.0) if inner > chunk else 1.0
+                cost = (
+                    products * 2.0 * inner * 0.0133 / eff
+                    + products * n_chunks * (3.0 + (4.0 if kara else 0.0))
+                    + 15.0 * (len(weights) - 1)
+                )
+                plan = MatmulPlan(la, wa, ma, lb, wb, mb, kara, chunk, products)
+                if best is None or cost < best[0]:
+                    best = (cost, plan)
+    if best is None:  # pragma: no cover - p < 2^63 always has a plan with 6 limbs
+        raise ParameterError(f"no exact float64 plan for p = {p}")
+    return best[1]
+
+
+# -- compiled engine --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Layout:
+    """A plan as arrays for the kernels: limb forms, product blocks and the weight matrix."""
+
+    forms_a: np.ndarray  # (forms, limbs_a): each float operand is Σ_i forms[f, i] · limb_i
+    forms_b: np.ndarray
+    stacked: bool  # schoolbook: one BLAS call on vertically / horizontally stacked forms
+    brow: np.ndarray  # product j is block (brow[j], bcol[j]) of the 2-D product array
+    bcol: np.ndarray
+    weights: np.ndarray  # (exponents, products): D_e = Σ_j weights[e, j] · P_j
+    exps: tuple[int, ...]
+    term_bound: int  # max_e |D_e| of one chunk
+
+
+@lru_cache(maxsize=256)
+def _layout(plan: MatmulPlan) -> _Layout:
+    la, lb = plan.limbs_a, plan.limbs_b
+    terms: list[tuple[int, int, int]] = []  # (exponent, product index, sign)
+    if not plan.karatsuba:
+        forms_a = np.eye(la, dtype=np.int64)
+        forms_b = np.eye(lb, dtype=np.int64)
+        brow = np.array([i for i in range(la) for _ in range(lb)], dtype=np.int64)
+        bcol = np.array([j for _ in range(la) for j in range(lb)], dtype=np.int64)
+        for i in range(la):
+            for j in range(lb):
+                terms.append((plan.width_a * i + plan.width_b * j, i * lb + j, 1))
+    else:
+        w = plan.width_a
+        pairs = [(i, j) for i in range(la) for j in range(i + 1, la)]
+        forms = np.zeros((la + len(pairs), la), dtype=np.int64)
+        for i in range(la):
+            forms[i, i] = 1
+            terms.append((2 * w * i, i, 1))
+        for q, (i, j) in enumerate(pairs, start=la):
+            forms[q, i] = forms[q, j] = 1
+            terms += [(w * (i + j), q, 1), (w * (i + j), i, -1), (w * (i + j), j, -1)]
+        forms_a = forms_b = forms
+        brow = np.arange(len(forms), dtype=np.int64)
+        bcol = np.zeros(len(forms), dtype=np.int64)
+    exps = tuple(sorted({e for e, _, _ in terms}))
+    weights = np.zeros((len(exps), len(brow)), dtype=np.int64)
+    for e, j, sign in terms:
+        weights[exps.index(e), j] += sign
+    term_bound = int(np.abs(weights).sum(axis=1).max()) * EXACT_FLOAT_BOUND
+    return _Layout(forms_a, forms_b, not plan.karatsuba, brow, bcol, weights, exps, term_bound)
+
+
+@lru_cache(maxsize=256)
+def _constants(p: int, exps: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Shoup constants: c_e = 2^e mod p and ⌊c_e · 2^64 / p⌋."""
+    cs = [pow(2, e, p) for e in exps]
+    return np.array(cs, dtype=np.uint64), np.array([(c << 64) // p for c in cs], dtype=np.uint64)
+
+
+#: scratch buffers up to this size are kept per thread between products (first-touch page faults of
+#: fresh buffers cost ~10% of a 1024×1024 product); larger ones are allocated per call
+WORKSPACE_BYTES = 256 * 2**20
+
+_workspace = threading.local()
+
+
+def _scratch(slot: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    """An uninitialised array of ``shape`` from the thread's reusable scratch ``slot``."""
+    size = int(np.prod(shape))
+    nbytes = size * np.dtype(dtype).itemsize
+    if nbytes > WORKSPACE_BYTES // 4:
+        return np.empty(shape, dtype=dtype)
+    bufs: dict[str, np.ndarray] = _workspace.__dict__.setdefault("bufs", {})
+    buf = bufs.get(slot)
+    if buf is None or buf.dtype != dtype or buf.size < size:
+        buf = np.empty(size, dtype=dtype)
+        bufs[slot] = buf
+    return buf[:size].reshape(shape)
+
+
+#: row tiles of the output are sized so that one tile's float64 products take about this many bytes:
+#: this bounds the scratch memory of large products; smaller tiles (in cache) measured slower because
+#: BLAS is less efficient on short row blocks (2^31 − 1, n = 1024: 3.4× at 256 KiB, 2.5× at 8 MiB)
+TILE_BYTES = 16 * 2**20
+
+
+def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan) -> np.ndarray:
+    """Exact ``a @ b mod p`` for 2-D int64 arrays in [0, p) with non-empty dimensions (unchecked).
+
+    Both operands are split once into float64 limb forms; then, per tile of output rows and per chunk
+    of the inner dimension, BLAS computes the limb products and one compiled pass combines them.
+    """
+    k_ = kernels.get()
+    a = np.ascontiguousarray(a, dtype=np.int64)
+    b = np.ascontiguousarray(b, dtype=np.int64)
+    m, k = a.shape
+    n = b.shape[1]
+    lay = _layout(plan)
+    half = (p - 1) // 2
+    nfa, nfb = lay.forms_a.shape[0], lay.forms_b.shape[0]
+    # A's forms as (m, forms, k): a tile of rows is one contiguous (tile * forms, k) block
+    fa = _scratch("fa", (m, nfa, k), np.float64)
+    k_.split(a, p, half, plan.limbs_a, plan.width_a, lay.forms_a, fa.transpose(1, 0, 2))
+    if lay.stacked:
+        fb_buf = _scratch("fb", (k, nfb, n), np.float64)
+        k_.split(b, p, half, plan.limbs_b, plan.width_b, lay.forms_b, fb_buf.transpose(1, 0, 2))
+        rhs = fb_buf.reshape(k, nfb * n)
+        prod_cols = nfb * n
+    else:
+        fb = _scratch("fb", (nfb, k, n), np.float64)
+        k_.split(b, p, half, plan.limbs_b, plan.width_b, lay.forms_b, fb)
+        prod_cols = n
+    tile = max(256, TILE_BYTES // (8 * nfa * prod_cols))
+    tile = min(m, tile)
+    n_exp = len(lay.exps)
+    chunks = list(range(0, k, plan.chunk))
+    prod_full = _scratch("prod", (nfa * tile, prod_cols), np.float64)
+    acc_full = _scratch("acc", (n_exp, tile, n) if len(chunks) > 1 else (n_exp, 1, 1), np.int64)
+    out = np.empty((m, n), dtype=np.int64)
+    cs, csh = _constants(p, lay.exps)
+    big = p >= 2**61
+    # normal mode: |D_e| <= p + safe * term_bound <= 2^62 between reductions, so D_e + off is in [0, 2^64)
+    safe = max(1, (2**62 - p) // lay.term_bound)
+    off = 0 if big else p * -(-(2**62) // p)
+    for r0 in range(0, m, tile):
+        tm = min(tile, m - r0)
+        prod = prod_full[: nfa * tm]
+        acc = acc_full[:, :tm] if len(chunks) > 1 else acc_full
+        out_t = out[r0 : r0 + tm]
+        if lay.stacked:
+            lhs = fa[r0 : r0 + tm].reshape(tm * nfa, k)  # row r * nfa + f
+            fstride, rstride = 1, nfa
+        else:
+            prod3 = prod.reshape(nfa, tm, n)  # row f * tm + r
+            fstride, rstride = tm, 1
+        pending = 0
+        for idx, c0 in enumerate(chunks):
+            sl = slice(c0, c0 + plan.chunk)
+            if lay.stacked:
+                np.matmul(lhs[:, sl], rhs[sl], out=prod)
+            else:
+                for q in range(nfa):
+                    np.matmul(fa[r0 : r0 + tm, q, sl], fb[q, sl], out=prod3[q])
+            last = idx == len(chunks) - 1
+            pending += 1
+            reduce_mod = not last and pending >= safe
+            if reduce_mod:
+                pending = 0
+            k_.combine(prod, tm, n, fstride, rstride, lay.brow, lay.bcol, lay.weights, acc, idx == 0, last,
+                       reduce_mod, big, p, off, cs, csh, out_t)
+    return out
+
+
+def small_inner_per(p: int) -> int:
+    """How many products (each < (p−1)² < 2^64) a uint64 accumulator takes before a reduction."""
+    return min(2**32, max(1, (2**64 - 1) // max(1, (p - 1) ** 2)))
+
+
+def compiled_small_inner(p: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b mod p`` for p < 2^32 and a small inner dimension (compiled uint64 multiply-adds)."""
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.int64)
+    a32 = np.ascontiguousarray(a, dtype=np.uint32)
+    b32 = np.ascontiguousarray(b, dtype=np.uint32)
+    kernels.get().small_inner(a32, b32, p, small_inner_per(p), np.uint64((2**64) // p), out)
+    return out
+
+
+# -- pure-numpy reference (bit-identity tests only) --------------------------------------------------------
+def _centred(x: np.ndarray, p: int) -> np.ndarray:
+    out = x.astype(np.int64, copy=True)
+    np.subtract(out, p, out=out, where=out > (p - 1) // 2)
+    return out
+
+
+def _limbs(x: np.ndarray, limbs: int, width: int) -> list[np.ndarray]:
+    if limbs == 1:
+        return [x]
+    out = []
+    half = np.int64(1 << (width - 1))
+    mask = np.int64((1 << width) - 1)
+    rest = x
+    for _ in range(limbs - 1):
+        d = ((rest + half) & mask) - half
+        out.append(d)
+        rest = (rest - d) >> width
+    out.append(rest)
+    return out
+
+
+def _limb_products(plan: MatmulPlan, af: list[np.ndarray], bf: list[np.ndarray]) -> dict[int, np.ndarray]:
+    """Exact int64 sums of limb products grouped by weight exponent (one chunk)."""
+    terms: dict[int, np.ndarray] = {}
+
+    def add(e: int, v: np.ndarray) -> None:
+        if e in terms:
+            terms[e] += v
+        else:
+            terms[e] = v.copy()
+
+    la, lb = plan.limbs_a, plan.limbs_b
+    if la == 1 and lb == 1:
+        return {0: (af[0] @ bf[0]).astype(np.int64)}
+    if not plan.karatsuba:
+        m = af[0].shape[0]
+        n = bf[0].shape[1]
+        lhs = af[0] if la == 1 else np.vstack(af)
+        rhs = bf[0] if lb == 1 else np.hstack(bf)
+        big_i = (lhs @ rhs).astype(np.int64)
+        for i in range(la):
+            for j in range(lb):
+                add(plan.width_a * i + plan.width_b * j, big_i[i * m : (i + 1) * m, j * n : (j + 1) * n])
+        return terms
+    w = plan.width_a
+    pairs = [(i, i) for i in range(la)] + [(i, j) for i in range(la) for j in range(i + 1, la)]
+    diag = [(af[i] @ bf[i]).astype(np.int64) for i in range(la)]
+    for i, j in pairs:
+        if i == j:
+            add(2 * w * i, diag[i])
+        else:
+            cross = ((af[i] + af[j]) @ (bf[i] + bf[j])).astype(np.int64)
+            cross -= diag[i]
+            cross -= diag[j]
+            add(w * (i + j), cross)
+    return terms
+
+
+def reference_matmul(field: Any, a: np.ndarray, b: np.ndarray, plan: MatmulPlan) -> np.ndarray:
+    """The pure-numpy implementation of ``plan`` (reference of the bit-identity tests)."""
+    k = a.shape[1]
+    p = field.p
+    a_limbs = [x.astype(np.float64) for x in _limbs(_centred(a, p), plan.limbs_a, plan.width_a)]
+    b_limbs = [x.astype(np.float64) for x in _limbs(_centred(b, p), plan.limbs_b, plan.width_b)]
+    term_bound = 3 * max(plan.limbs_a, plan.limbs_b) * EXACT_FLOAT_BOUND
+    safe = (2**63 - 1 - p) // term_bound
+    acc: dict[int, np.ndarray] = {}
+    pending = 0
+    for c0 in range(0, k, plan.chunk):
+        sl = slice(c0, c0 + plan.chunk)
+        terms = _limb_products(plan, [x[:, sl] for x in a_limbs], [x[sl] for x in b_limbs])
+        if safe and pending == safe:
+            for val in acc.values():
+                np.remainder(val, p, out=val)
+            pending = 0
+        for e, val in terms.items():
+            if e not in acc:
+                acc[e] = val
+            elif safe:
+                acc[e] += val
+            else:
+                np.remainder(val, p, out=val)
+                np.remainder(acc[e], p, out=acc[e])
+                acc[e] = field.raw_add(acc[e], val)
+        pending += 1
+    result: np.ndarray | None = None
+    for e, val in sorted(acc.items()):
+        np.remainder(val, p, out=val)
+        term = val if e == 0 else field.raw_mul(val, pow(2, e, p))
+        result = term if result is None else field.raw_add(result, term)
+    assert result is not None
+    return result
+
+
+def reference_small_inner(p: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The pure-numpy small-inner product (reference of the bit-identity tests)."""
+    pu = np.uint64(p)
+    per = small_inner_per(p)
+    au = a.astype(np.uint64)
+    bu = b.astype(np.uint64)
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.int64)
+    tmp = np.empty(b.shape[1], dtype=np.uint64)
+    for r in range(a.shape[0]):
+        acc = np.zeros(b.shape[1], dtype=np.uint64)
+        pending = 0
+        for c in range(a.shape[1]):
+            coef = au[r, c]
+            if coef == 0:
+                continue
+            if pending == per:
+                np.remainder(acc, pu, out=acc)
+                pending = 0
+            np.multiply(bu[c], coef, out=tmp)
+            acc += tmp
+            pending += 1
+        np.remainder(acc, pu, out=acc)
+        out[r] = acc.view(np.int64)
+    return out
