@@ -3,7 +3,8 @@
 Topology (all created by the test, unique per process id, removed in ``finally``): one *hub* namespace with
 a bridge, and three *host* namespaces, each joined to the bridge by a veth pair and given 10.213.<k>.<i>/24.
 ``cmpc init --hosts`` places the six parties of a ``bgw`` session (2 sources, 3 workers, master) round
-robin on the three hosts; each party runs as ``ip netns exec <host> python -m cmpc party ...`` from its own folder.
+robin on the three hosts; each party runs as ``ip netns exec <host> python -m cmpc party ...``
+from its own folder.
 The test contacts only the addresses inside the namespaces it created; nothing is added to the root
 namespace (the veth ends are moved out at once). Skipped, with the reason, where namespaces are unavailable.
 """
