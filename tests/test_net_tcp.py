@@ -308,15 +308,20 @@ def test_parameter_checks(keys):
             t.send("worker-7", b"x")
 
 
+def dialer(keys, party, target):
+    """A second, separate transport for ``party`` that knows only ``target``'s real address."""
+    return TcpTransport(
+        party,
+        {party: ("127.0.0.1", 0), target.party: ("127.0.0.1", target.port)},
+        credentials=tls.load_credentials(keys, party),
+        connect_timeout=2.0,
+    ).start()
+
+
 def test_second_connection_with_the_same_identity_is_refused(keys):
     """One live inbound connection per party id: a second dial as worker-0 is refused, the first lives on."""
     ts = mesh(keys, ["worker-0", "worker-1"])
-    twin = TcpTransport(
-        "worker-0",
-        {"worker-0": ("127.0.0.1", 0), "worker-1": ("127.0.0.1", ts["worker-1"].port)},
-        credentials=tls.load_credentials(keys, "worker-0"),
-        connect_timeout=2.0,
-    ).start()
+    twin = dialer(keys, "worker-0", ts["worker-1"])
     try:
         ts["worker-0"].send("worker-1", b"first")
         assert ts["worker-1"].recv(timeout=3) == ("worker-0", b"first")
@@ -337,12 +342,7 @@ def test_identity_may_reconnect_after_its_connection_ended(keys):
         ts["worker-0"].send("worker-1", b"one")
         assert ts["worker-1"].recv(timeout=3) == ("worker-0", b"one")
         ts["worker-0"].close()  # BYE: the first connection ends in an orderly way
-        again = TcpTransport(
-            "worker-0",
-            {"worker-0": ("127.0.0.1", 0), "worker-1": ("127.0.0.1", ts["worker-1"].port)},
-            credentials=tls.load_credentials(keys, "worker-0"),
-            connect_timeout=2.0,
-        ).start()
+        again = dialer(keys, "worker-0", ts["worker-1"])
         try:
             deadline = time.monotonic() + 3
             while "worker-0" in ts["worker-1"]._inbound_live and time.monotonic() < deadline:

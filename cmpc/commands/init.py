@@ -50,7 +50,7 @@ from ..net.config import (
 )
 from ..net.tcp import free_loopback_ports
 from ..net.tls import CA_CERT, CA_KEY, MAX_DAYS, write_keys
-from .run import MAX_CODE_PARAM
+from .run import MAX_CODE_PARAM, add_session_arguments
 
 __all__ = ["Deployment", "init_deployment", "parse_hosts", "register", "run"]
 
@@ -64,13 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="generate parties.toml, the session, keys and one folder per machine",
         description=__doc__.split("\n\n")[0],
     )
-    parser.add_argument("--code", default="age", help="code name (cmpc.codes.available())")
-    parser.add_argument("--s", type=int, default=2)
-    parser.add_argument("--t", type=int, default=2)
-    parser.add_argument("--z", type=int, default=2)
-    parser.add_argument("--m", type=int, default=512, help="A and B are m×m (default 512)")
-    parser.add_argument("--p", type=int, default=2**31 - 1, help="prime modulus (default 2^31 - 1)")
-    parser.add_argument("--workers", type=int, help="worker processes N' >= N (spares tolerate stragglers)")
+    add_session_arguments(parser)
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--hosts", metavar="FILE", help="where the parties run (see the description)")
     where.add_argument("--local", action="store_true", help="every party on 127.0.0.1")

@@ -61,7 +61,7 @@ from ..net.link import LinkSpec
 from ..net.tcp import free_loopback_ports
 from ..net.tls import write_keys
 
-__all__ = ["LocalRun", "register", "run", "run_local"]
+__all__ = ["LocalRun", "add_session_arguments", "register", "run", "run_local"]
 
 PHASES = ("phase1", "phase2", "phase3")
 #: largest matrix side ``cmpc run --local`` accepts (A and B are m×m int64 in every source)
@@ -72,6 +72,17 @@ MAX_CODE_PARAM = 16
 MAX_PROCESSES = 512
 
 
+def add_session_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--code --s --t --z --m --p --workers``: the session a command draws (``run``, ``init``)."""
+    parser.add_argument("--code", default="age", help="code name (cmpc.codes.available())")
+    parser.add_argument("--s", type=int, default=2)
+    parser.add_argument("--t", type=int, default=2)
+    parser.add_argument("--z", type=int, default=2)
+    parser.add_argument("--m", type=int, default=512, help="A and B are m×m (default 512)")
+    parser.add_argument("--p", type=int, default=2**31 - 1, help="prime modulus (default 2^31 - 1)")
+    parser.add_argument("--workers", type=int, help="worker processes N' >= N (spares tolerate stragglers)")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run",
@@ -80,13 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--local", action="store_true", required=True,
                         help="spawn every party on 127.0.0.1 (the only mode so far)")
-    parser.add_argument("--code", default="age", help="code name (cmpc.codes.available())")
-    parser.add_argument("--s", type=int, default=2)
-    parser.add_argument("--t", type=int, default=2)
-    parser.add_argument("--z", type=int, default=2)
-    parser.add_argument("--m", type=int, default=512, help="A and B are m×m (default 512)")
-    parser.add_argument("--p", type=int, default=2**31 - 1, help="prime modulus (default 2^31 - 1)")
-    parser.add_argument("--workers", type=int, help="worker processes N' >= N (spares tolerate stragglers)")
+    add_session_arguments(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--insecure", action="store_true", help="plain TCP without TLS (warns)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="emulated latency per message")

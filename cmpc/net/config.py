@@ -259,9 +259,8 @@ def parse_config(text: str, base_dir: str | os.PathLike[str] = ".") -> NetworkCo
     )
 
 
-def load_config(path: str | os.PathLike[str]) -> NetworkConfig:
-    """Read and parse a ``parties.toml`` file (ConfigError if missing or malformed)."""
-    p = Path(path)
+def _read_config_bytes(p: Path) -> bytes:
+    """The bytes of a config file, at most MAX_CONFIG_BYTES; ConfigError if unreadable or larger."""
     try:
         with p.open("rb") as fh:
             raw = fh.read(MAX_CONFIG_BYTES + 1)
@@ -269,6 +268,13 @@ def load_config(path: str | os.PathLike[str]) -> NetworkConfig:
         raise ConfigError(f"cannot read config {p}: {exc.strerror or exc}") from exc
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError(f"config {p} is larger than {MAX_CONFIG_BYTES} bytes; is it really a parties.toml?")
+    return raw
+
+
+def load_config(path: str | os.PathLike[str]) -> NetworkConfig:
+    """Read and parse a ``parties.toml`` file (ConfigError if missing or malformed)."""
+    p = Path(path)
+    raw = _read_config_bytes(p)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -284,13 +290,7 @@ def config_digest(path: str | os.PathLike[str]) -> str:
     A session made by ``cmpc init`` carries the digest of the config it was made with; ``cmpc party``
     refuses to run that session under a config with another digest (e.g. after the code or a port changed).
     """
-    p = Path(path)
-    try:
-        with p.open("rb") as fh:
-            raw = fh.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {p}: {exc.strerror or exc}") from exc
-    return hashlib.sha256(raw).hexdigest()
+    return hashlib.sha256(_read_config_bytes(Path(path))).hexdigest()
 
 
 def _toml_value(v: Any) -> str:
