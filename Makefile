@@ -20,7 +20,7 @@ $(VENV)/.test-installed: $(VENV)/bin/activate pyproject.toml
 	touch $@
 
 demo: $(VENV)/.demo-installed
-	$(PY) -m cmpc.demo
+	$(PY) examples/demo.py
 
 test: $(VENV)/.test-installed
 	$(PY) -m ruff check cmpc private_mdi tests benchmarks

@@ -40,8 +40,11 @@ import numpy as np  # noqa: E402
 
 from cmpc.field import PrimeField  # noqa: E402
 from cmpc.net import MemoryNetwork  # noqa: E402
+from cmpc.net.base import Transport  # noqa: E402
 from cmpc.net.link import LinkEmulator, LinkSpec  # noqa: E402
 from cmpc.rand import RandomSource  # noqa: E402
+from cmpc.wire import decode_matrix as decode_field  # noqa: E402
+from cmpc.wire import encode_matrix as encode_field  # noqa: E402
 from private_mdi.examples.train_digits import DATA_DIR, digits_split  # noqa: E402
 from private_mdi.gc.encoding import Labels, assemble_labels  # noqa: E402
 from private_mdi.gc.garble import evaluate, garble  # noqa: E402
@@ -57,11 +60,40 @@ from private_mdi.paillier import (  # noqa: E402
     client_encrypt_mask,
     owner_respond,
 )
-from private_mdi.parties import Frame, Kind, Mailbox, Phase, decode_field, encode_field  # noqa: E402
+from private_mdi.protocol import messages as M  # noqa: E402
+from private_mdi.protocol.spec import Phase  # noqa: E402
 
 
 def kb(x: float) -> str:
     return f"{x / 1000:.1f} kB"
+
+
+class Mailbox:
+    """The baseline's blocking inbox (benchmark only): wait for a message of some classes, keep the rest."""
+
+    def __init__(self, transport: Transport, timeout: float) -> None:
+        self.transport, self.timeout = transport, timeout
+        self.pending: list[tuple[str, M.Message]] = []
+
+    def send(self, peer: str, message: M.Message, phase: str) -> None:
+        self.transport.send(peer, message.to_bytes(), phase=phase)
+
+    def expect(
+        self, kinds: Any, *, inference: int | None = None, layer: int | None = None
+    ) -> tuple[str, Any]:
+        def match(fr: M.Message) -> bool:
+            return isinstance(fr, kinds) and inference in (None, fr.inference) and layer in (None, fr.layer)
+
+        for j, (peer, fr) in enumerate(self.pending):
+            if match(fr):
+                del self.pending[j]
+                return peer, fr
+        while True:
+            peer, data = self.transport.recv(timeout=self.timeout)
+            fr = M.decode(data, peer=peer)
+            if match(fr):
+                return peer, fr
+            self.pending.append((peer, fr))
 
 
 # -------------------------------------------------------------------------------------------------
@@ -111,18 +143,18 @@ class Baseline:
                 t0 = time.thread_time()
                 state, msg = client_encrypt_mask(kp, prm, self.rng)
                 self.cmail.send(
-                    "server", Frame(Kind.ENC_MASKS, first + c0, ell, msg.to_bytes(), cnt), Phase.PAILLIER
+                    "server", M.EncMasks(first + c0, ell, msg.to_bytes(), cnt), Phase.PAILLIER
                 )
-                _, fr = self.smail.expect(Kind.ENC_MASKS)
+                _, fr = self.smail.expect(M.EncMasks)
                 si, reply = owner_respond(
                     kp.public, self.layers[ell - 1].weight, prm, fr.payload, self.rng, pool=pool
                 )
                 self.smail.send(
                     "client",
-                    Frame(Kind.ENC_CORRELATION, first + c0, ell, reply.to_bytes(), cnt),
+                    M.EncCorrelation(first + c0, ell, reply.to_bytes(), cnt),
                     Phase.PAILLIER,
                 )
-                _, fr = self.cmail.expect(Kind.ENC_CORRELATION)
+                _, fr = self.cmail.expect(M.EncCorrelation)
                 ri, ai = client_decrypt_reply(kp, state, fr.payload)  # type: ignore[misc]
                 self.times["paillier"] += time.thread_time() - t0
                 rs.append(ri)
@@ -140,10 +172,10 @@ class Baseline:
                 t0 = time.thread_time()
                 g = garble(self.circuit, copies=d, rng=self.rng)
                 self.times["garbling"] += time.thread_time() - t0
-                self.smail.send("client", Frame(Kind.GARBLED, i, ell, g.garbled.to_bytes()), Phase.GARBLING)
+                self.smail.send("client", M.Garbled(i, ell, g.garbled.to_bytes()), Phase.GARBLING)
                 self.smat[i]["bkeys"][ell] = g.encoder.keys("b")
                 self.smat[i]["dec"][ell] = g.decoder
-                _, fr = self.cmail.expect(Kind.GARBLED, inference=i, layer=ell)
+                _, fr = self.cmail.expect(M.Garbled, inference=i, layer=ell)
                 self.cmat[i]["gc"][ell] = type(g.garbled).from_bytes(fr.payload, self.circuit)
                 t0 = time.thread_time()
                 zero = np.concatenate([g.encoder.zero[:, sl_a], g.encoder.zero[:, sl_r]], axis=1)
@@ -152,8 +184,8 @@ class Baseline:
                 rows0 = np.ascontiguousarray(zero.reshape(-1, 2).astype("<u8")).view(np.uint8).reshape(-1, 16)
                 rows1 = np.ascontiguousarray(one.reshape(-1, 2).astype("<u8")).view(np.uint8).reshape(-1, 16)
                 msg = sender.message(rows0, rows1, tid).to_bytes()
-                self.smail.send("client", Frame(Kind.OT_SENDER, i, ell, msg), Phase.OT)
-                _, fr = self.cmail.expect(Kind.OT_SENDER, inference=i, layer=ell)
+                self.smail.send("client", M.OtSender(i, ell, msg), Phase.OT)
+                _, fr = self.cmail.expect(M.OtSender, inference=i, layer=ell)
                 bits = np.concatenate([field_to_bits(a[ell][j], p), field_to_bits(r[ell + 1][j], p)], axis=1)
                 got = receive(fr.payload, chooser.message(bits.reshape(-1), 16, tid))
                 lab = np.ascontiguousarray(got).view("<u8").astype(np.uint64).reshape(d, 2 * k, 2)
@@ -164,9 +196,9 @@ class Baseline:
         spec, fld, L = self.spec, self.fld, self.spec.layers
         todo = len(ids) * L
         while todo:
-            _, fr = self.smail.expect((Kind.INPUT, Kind.LABELS))
+            _, fr = self.smail.expect((M.Input, M.LabelsMsg))
             i = fr.inference
-            if fr.kind == Kind.INPUT:
+            if isinstance(fr, M.Input):
                 u = decode_field(fr.payload, self.p)[0]
                 ell = 1
             else:
@@ -181,9 +213,9 @@ class Baseline:
             )
             if ell < L:
                 lab = self.smat[i]["bkeys"][ell].encode(field_to_bits(b, self.p))
-                self.smail.send("client", Frame(Kind.LABELS, i, ell, lab.to_bytes()), Phase.ONLINE)
+                self.smail.send("client", M.LabelsMsg(i, ell, lab.to_bytes()), Phase.ONLINE)
             else:
-                self.smail.send("client", Frame(Kind.OUTPUT, i, ell, encode_field(b, self.p)), Phase.ONLINE)
+                self.smail.send("client", M.Output(i, ell, encode_field(b, self.p)), Phase.ONLINE)
             todo -= 1
         _ = spec
 
@@ -192,7 +224,7 @@ class Baseline:
 
         def send(i: int, row: np.ndarray) -> None:
             u = self.fld.raw_sub(row, self.cmat[i]["r1"])
-            self.cmail.send("server", Frame(Kind.INPUT, i, 1, encode_field(u, self.p)), Phase.ONLINE)
+            self.cmail.send("server", M.Input(i, 1, encode_field(u, self.p)), Phase.ONLINE)
 
         pending = list(zip(ids, x_hat))
         if pipelined:
@@ -201,9 +233,9 @@ class Baseline:
         else:
             send(*pending.pop(0))
         while len(out) < len(ids):
-            _, fr = self.cmail.expect((Kind.LABELS, Kind.OUTPUT))
+            _, fr = self.cmail.expect((M.LabelsMsg, M.Output))
             i = fr.inference
-            if fr.kind == Kind.OUTPUT:
+            if isinstance(fr, M.Output):
                 out[i] = self.fld.raw_add(self.cmat[i]["aL"], decode_field(fr.payload, self.p)[0])
                 if not pipelined and pending:
                     send(*pending.pop(0))
@@ -213,7 +245,7 @@ class Baseline:
             la, lr = self.cmat[i]["labels"][ell]
             labels = assemble_labels(self.circuit, {"a": la, "r": lr, "b": Labels.from_bytes(fr.payload)})
             res = evaluate(gc, labels)
-            self.cmail.send("server", Frame(Kind.LABELS, i, ell, res.to_bytes()), Phase.ONLINE)
+            self.cmail.send("server", M.LabelsMsg(i, ell, res.to_bytes()), Phase.ONLINE)
         return out
 
     def online(self, x_hat: np.ndarray, ids: list[int], pipelined: bool = True) -> np.ndarray:
@@ -238,7 +270,7 @@ class Baseline:
 # -------------------------------------------------------------------------------------------------
 def measure_model(name: str, args: argparse.Namespace, keys: PaillierKeyPair) -> list[dict[str, Any]]:
     model = Model.load(DATA_DIR / f"digits_{name}.npz")
-    x_tr, x_te, _, _ = digits_split()
+    _, x_te, _, _ = digits_split()
     n, m = args.n, args.inflight
     x = x_te[: max(n, 2 * m)]
     # plaintext baseline: one sample at a time
@@ -253,7 +285,7 @@ def measure_model(name: str, args: argparse.Namespace, keys: PaillierKeyPair) ->
         pi = PrivateInference(
             model,
             edges=k,
-            calibration=x_tr,
+            input_bound=(0.0, 1.0),  # pixels / 16 lie in [0, 1] by construction
             paillier_keys=keys,
             progress=False,
             rng=RandomSource(seed=f"bench-{name}-{k}"),
@@ -269,16 +301,17 @@ def measure_model(name: str, args: argparse.Namespace, keys: PaillierKeyPair) ->
         t0 = time.perf_counter()
         raw = pi.predict_raw(x[:n], pipelined=False)
         lat = (time.perf_counter() - t0) / n
-        assert np.array_equal(raw, pi.reference(x[:n])), (
+        assert np.array_equal(raw, pi.reference_raw(x[:n])), (
             "private output differs from the fixed-point reference"
         )
-        rep = pi.report
+        rep = pi.report.to_dict()
+        pi.close()
         busy = rep["edge_busy_per_inference_s"]
         # pipelining over the emulated link: edges as processes over TCP + TLS (or threads with --threads)
         pl = PrivateInference(
             model,
             edges=k,
-            calibration=x_tr,
+            input_bound=(0.0, 1.0),  # pixels / 16 lie in [0, 1] by construction
             paillier_keys=keys,
             progress=False,
             rng=RandomSource(seed=f"bench-link-{name}-{k}"),
@@ -295,7 +328,7 @@ def measure_model(name: str, args: argparse.Namespace, keys: PaillierKeyPair) ->
             pl.predict_raw(x[m : 2 * m], pipelined=True)
             pip = time.perf_counter() - t0
             if not args.threads:
-                busy = pl.report["edge_busy_per_inference_s"]
+                busy = pl.report.to_dict()["edge_busy_per_inference_s"]
         finally:
             pl.close()
         rows.append(
@@ -323,7 +356,8 @@ def measure_model(name: str, args: argparse.Namespace, keys: PaillierKeyPair) ->
             flush=True,
         )
     if args.baseline:
-        pi = PrivateInference(model, edges=2, calibration=x_tr, paillier_keys=keys, progress=False)
+        pi = PrivateInference(model, edges=2, input_bound=(0.0, 1.0), paillier_keys=keys, progress=False)
+        pi.close()  # only its parameters are used
         for lk in (None, link):
             base = Baseline(pi, keys, lk)
             t0 = time.perf_counter()
@@ -334,7 +368,7 @@ def measure_model(name: str, args: argparse.Namespace, keys: PaillierKeyPair) ->
                 t0 = time.perf_counter()
                 v = base.online(x_hat[:n], list(range(n)), pipelined=False)
                 lat = (time.perf_counter() - t0) / n
-                assert np.array_equal(v, pi.reference(x[:n]))
+                assert np.array_equal(v, pi.reference_raw(x[:n]))
                 pairs = base.net.meter.by_pair()
                 on = sum(t.bytes for (ph, _, _), t in pairs.items() if ph == Phase.ONLINE) / n
                 offb = {

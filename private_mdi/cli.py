@@ -1,46 +1,49 @@
-"""The ``private-mdi`` command.
+"""The ``private-mdi`` command line (argument parsing and printing only).
 
-``private-mdi demo [--edges K] [--model mlp|cnn] [--n 100] [--processes]`` runs the shipped digits example
-end to end (client, cloud and K edges on an in-memory network, one thread per party) and prints the
-plaintext accuracy, the private accuracy, the agreement with the fixed-point reference (must be 100 %),
-offline and online time per inference, and the bytes per party pair and phase. The exit status is 0
-only when every private output equals the fixed-point reference bit for bit.
+``private-mdi demo [--edges K] [--model mlp|cnn] [--n 100] [--processes] [--format table|json]`` runs the
+shipped digits example end to end and prints the plaintext accuracy, the private accuracy, the agreement
+with the fixed-point reference (must be 100 %), time per inference and the bytes per party pair and phase.
+The exit status is 0 only when every private output equals the fixed-point reference bit for bit. With
+``--processes`` the cloud and the K edges run as separate processes over TCP with mutual TLS;
+``--latency-ms`` / ``--bandwidth-mbps`` emulate a link between every pair of parties.
 
-With ``--processes`` the K edges run as separate processes (``private-mdi edge``, an internal subcommand)
-that talk to each other, to the client and to the cloud over TCP with mutual TLS (:mod:`cmpc.net.tcp`,
-certificates from a temporary CA); client and cloud stay in the launching process. ``--latency-ms`` and
-``--bandwidth-mbps`` emulate a link between every pair of parties (:mod:`cmpc.net.link`).
+``private-mdi party ...`` (internal, not listed) is one server party process
+(:mod:`private_mdi.protocol.party`).
 
-``private-mdi edge --spec FILE --party edgeJ --addresses FILE [--keys DIR | --insecure]`` is that edge
-process: it reads commands on stdin (``SETUP``, ``OFFLINE first n``, ``SERVE id,id,…``, ``QUIT``), runs the
-edge role for each, and answers one line ``DONE {json}`` (busy times, storage, times, its meter) or
-``ERROR {json}`` on stdout. stdin/stdout is the launcher's control channel, never protocol traffic.
+Errors: a known error prints ``private-mdi: error: <message>`` to stderr and exits 2 for usage errors
+(bad arguments, :class:`~cmpc.errors.ParameterError`) and 1 for runtime failures, without a traceback
+unless ``--debug``. ``--version`` prints the package version.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
-from cmpc.net.link import LinkEmulator, LinkSpec
+from cmpc.errors import CMPCError, ParameterError
+from cmpc.net.link import LinkSpec
 
-from .inference import PrivateInference
+from .inference import DEFAULT_KEY_BITS, PrivateInference
 from .model import Model, signed
+from .report import fmt_bytes
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
+
+PROG = "private-mdi"
 
 
-def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cmpc-toolkit")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
 
 
 def _load(name: str) -> Model:
@@ -52,199 +55,149 @@ def _load(name: str) -> Model:
 def demo(args: argparse.Namespace) -> int:
     from .examples.train_digits import digits_split
 
+    if args.edges < 2:
+        raise ParameterError(f"--edges must be >= 2, got {args.edges}")
+    if args.n < 1:
+        raise ParameterError(f"--n must be >= 1, got {args.n}")
     model = _load(args.model)
-    x_tr, x_te, _, y_te = digits_split()
+    _, x_te, _, y_te = digits_split()
     n = min(args.n, len(y_te))
     x, y = x_te[:n], y_te[:n]
-    print(f"privateMDI demo: digits-{args.model}, {n} test images, K = {args.edges} edges")
-    print(model.summary())
+    table = args.format == "table"
+    if table:
+        print(f"privateMDI demo: digits-{args.model}, {n} test images, K = {args.edges} edges")
+        print(model.summary())
+    link = (
+        LinkSpec(args.latency_ms, args.bandwidth_mbps or None)
+        if args.latency_ms or args.bandwidth_mbps
+        else None
+    )
     t0 = time.perf_counter()
-    link = None
-    if args.latency_ms or args.bandwidth_mbps:
-        link = LinkSpec(args.latency_ms, args.bandwidth_mbps or None)
-    pi = PrivateInference(
+    with PrivateInference(
         model,
         edges=args.edges,
-        calibration=x_tr,
+        input_bound=(0.0, 1.0),  # pixels / 16 lie in [0, 1] by construction
         key_bits=args.key_bits,
-        progress=None if args.progress else False,
+        progress=None if args.progress and table else False,
         processes=args.processes,
         link=link,
         timeout=args.timeout,
-    )
-    try:
-        return _demo_run(args, pi, model, x, y, n, t0)
-    finally:
-        pi.close()
-
-
-def _demo_run(
-    args: argparse.Namespace,
-    pi: PrivateInference,
-    model: Model,
-    x: np.ndarray,
-    y: np.ndarray,
-    n: int,
-    t0: float,
-) -> int:
-    print(
-        f"field p = {pi.p} ({pi.p.bit_length()} bits), f = {pi.f}; "
-        f"placement host(ℓ) = {list(pi.placement.hosts)}; Paillier {pi.spec.key_bits} bits"
-    )
-    pi.offline(n)
-    t_off = time.perf_counter() - t0
-    raw = pi.predict_raw(x, pipelined=not args.sequential)
-    ref = pi.reference(x)
-    private_labels = model.labels(signed(raw, pi.p))
-    agree = float(np.mean(np.all(raw == ref, axis=1)))
-    plain = float(np.mean(model.predict(x) == y))
-    priv = float(np.mean(private_labels == y))
-    rep = pi.report
-    times = rep["times"]
+    ) as pi:
+        if table:
+            print(
+                f"field p = {pi.p} ({pi.p.bit_length()} bits), f = {pi.f}; "
+                f"placement host(ℓ) = {list(pi.placement.hosts)}; Paillier {pi.spec.key_bits} bits"
+            )
+        pi.offline(n)
+        t_off = time.perf_counter() - t0
+        raw = pi.predict_raw(x, pipelined=not args.sequential)
+        ref = pi.reference_raw(x)
+        agree = float(np.mean(np.all(raw == ref, axis=1)))
+        plain = float(np.mean(model.predict(x) == y))
+        priv = float(np.mean(model.labels(signed(raw, pi.p)) == y))
+        rep = pi.report
+    if not table:
+        print(
+            json.dumps(
+                {
+                    "plaintext_accuracy": plain,
+                    "private_accuracy": priv,
+                    "agreement": agree,
+                    "report": rep.to_dict(),
+                }
+            )
+        )
+        return 0 if agree == 1.0 else 1
+    t = rep.times
     print()
     print(f"plaintext accuracy            {plain:.4f}")
     print(f"private accuracy              {priv:.4f}")
     print(f"agreement with fixed-point    {agree * 100:.1f} %  ({int(agree * n)}/{n} outputs bit-exact)")
-    split = times["offline_split_s"]
+    sp = t.offline_split_s
     print(
-        f"offline per inference         {times['offline_per_inference_s'] * 1e3:.1f} ms "
-        f"(total {t_off:.2f} s incl. setup; CPU: Paillier {split['paillier']:.2f} s, "
-        f"garbling {split['garbling']:.2f} s, OT {split['ot']:.2f} s)"
+        f"offline per inference         {t.offline_per_inference_s * 1e3:.1f} ms "
+        f"(total {t_off:.2f} s incl. setup; CPU: Paillier {sp['paillier']:.2f} s, "
+        f"garbling {sp['garbling']:.2f} s, OT {sp['ot']:.2f} s)"
     )
     mode = "one at a time" if args.sequential else f"pipelined, {n} in flight"
-    where = (
-        f"edges as processes over TCP+TLS{', emulated link' if pi.link else ''}"
-        if args.processes
-        else (f"in-memory{', emulated link' if pi.link else ''}")
-    )
-    print(f"online per inference          {times['online_per_inference_s'] * 1e3:.2f} ms ({mode}, {where})")
-    co = rep["client_online"]
+    em = ", emulated link" if link else ""
+    where = f"cloud and edges as processes over TCP+TLS{em}" if args.processes else f"in-memory{em}"
+    print(f"online per inference          {t.online_per_inference_s * 1e3:.2f} ms ({mode}, {where})")
+    co = rep.client_online
     print(
-        f"client online traffic         {co['up_messages']} up / {co['down_messages']} down messages, "
-        f"{co['up_bytes'] / n:.0f} B up + {co['down_bytes'] / n:.0f} B down per inference"
+        f"client online traffic         {co.up_messages} up / {co.down_messages} down messages, "
+        f"{co.up_bytes / n:.0f} B up + {co.down_bytes / n:.0f} B down per inference"
     )
     print(
         "storage per inference         "
-        + ", ".join(f"{k} {_fmt_bytes(v)}" for k, v in rep["storage_per_inference_bytes"].items())
+        + ", ".join(f"{k} {fmt_bytes(v)}" for k, v in rep.storage_per_inference_bytes.items())
     )
     print()
     print(f"{'phase':<18} {'sender -> receiver':<22} {'bytes':>12} {'per inference':>14} {'messages':>9}")
-    for (phase, src, dst), t in sorted(pi.meter.by_pair().items()):
-        per = "" if phase == "setup" else _fmt_bytes(t.bytes / n)
-        print(f"{phase:<18} {src + ' -> ' + dst:<22} {t.bytes:>12,} {per:>14} {t.messages:>9}")
-    cloud_online = [k for k in pi.meter.by_pair() if k[0] == "online" and "cloud" in k[1:]]
+    for (phase, src, dst), tr in sorted(rep.traffic.items()):
+        per = "" if phase == "setup" else fmt_bytes(tr.bytes / n)
+        print(f"{phase:<18} {src + ' -> ' + dst:<22} {tr.bytes:>12,} {per:>14} {tr.messages:>9}")
+    cloud_online = [k for k in rep.traffic if k[0] == "online" and "cloud" in k[1:]]
     print(f"\nbytes to/from the cloud online: {0 if not cloud_online else 'NONZERO'}")
     return 0 if agree == 1.0 else 1
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``private-mdi`` console script."""
-    ap = argparse.ArgumentParser(prog="private-mdi", description="privateMDI private inference")
-    sub = ap.add_subparsers(dest="command", required=True)
+def build_parser() -> argparse.ArgumentParser:
+    from .protocol.party import add_arguments
+
+    ap = argparse.ArgumentParser(prog=PROG, description="privateMDI private inference")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    ap.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    # only listed commands appear in the help; "party" is internal (started by the launcher)
+    sub = ap.add_subparsers(dest="command", required=True, metavar="{demo}")
     d = sub.add_parser("demo", help="run the digits example end to end and print accuracy, time and traffic")
     d.add_argument("--edges", type=int, default=2, help="number of edge servers K >= 2 (default 2)")
     d.add_argument(
         "--model", choices=("mlp", "cnn"), default="mlp", help="shipped digits model (default mlp)"
     )
     d.add_argument("--n", type=int, default=100, help="test images = inferences (default 100)")
-    d.add_argument("--key-bits", type=int, default=2048, help="Paillier modulus bits (default 2048)")
+    d.add_argument(
+        "--key-bits",
+        type=int,
+        default=DEFAULT_KEY_BITS,
+        help=f"Paillier modulus bits (default {DEFAULT_KEY_BITS})",
+    )
     d.add_argument("--sequential", action="store_true", help="one inference at a time instead of pipelined")
     d.add_argument(
-        "--processes", action="store_true", help="edges as separate processes over TCP + mutual TLS"
+        "--processes", action="store_true", help="cloud and edges as separate processes over TCP + mutual TLS"
     )
     d.add_argument("--latency-ms", type=float, default=0.0, help="emulated latency on every link (default 0)")
     d.add_argument("--bandwidth-mbps", type=float, default=0.0, help="emulated bandwidth cap (0 = none)")
-    d.add_argument("--timeout", type=float, default=120.0, help="seconds a party waits for a message")
+    d.add_argument("--timeout", type=float, default=120.0, help="seconds of silence before a run fails")
     d.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-    e = sub.add_parser("edge", help=argparse.SUPPRESS)
-    e.add_argument("--spec", required=True)
-    e.add_argument("--party", required=True)
-    e.add_argument("--addresses", required=True)
-    e.add_argument("--keys")
-    e.add_argument("--insecure", action="store_true")
-    e.add_argument("--timeout", type=float, default=120.0)
-    e.add_argument("--latency-ms", type=float, default=0.0)
-    e.add_argument("--bandwidth-mbps", type=float, default=0.0)
+    d.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    d.set_defaults(func=demo)
+    p = sub.add_parser("party")
+    add_arguments(p)
+    p.set_defaults(func=_party)
+    return ap
+
+
+def _party(args: argparse.Namespace) -> int:
+    from .protocol.party import main as party_main
+
+    return party_main(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``private-mdi`` console script (see the module docstring for exit statuses)."""
+    ap = build_parser()
     args = ap.parse_args(argv)
-    if args.command == "demo":
-        if args.edges < 2:
-            ap.error("--edges must be >= 2")
-        if args.n < 1:
-            ap.error("--n must be >= 1")
-        return demo(args)
-    if args.command == "edge":
-        return edge_process(args)
-    return 2  # pragma: no cover
-
-
-def edge_process(args: argparse.Namespace) -> int:
-    """The ``private-mdi edge`` process (see the module docstring)."""
-    import json
-    import warnings
-
-    from cmpc.net.tcp import TcpTransport
-    from cmpc.net.tls import load_credentials
-
-    from .offline import edge_offline, edge_setup
-    from .online import edge_serve
-    from .parties import Edge, SessionSpec
-
-    spec = SessionSpec.from_json(open(args.spec, encoding="utf-8").read())
-    addresses = {
-        k: (str(v[0]), int(v[1]))
-        for k, v in json.loads(open(args.addresses, encoding="utf-8").read()).items()
-    }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        creds = None if args.insecure else load_credentials(args.keys, args.party)
-        tcp = TcpTransport(
-            args.party,
-            addresses,
-            credentials=creds,
-            insecure=args.insecure,
-            connect_timeout=min(10.0, args.timeout),
-        ).start()
-    transport: Any = tcp
-    if args.latency_ms or args.bandwidth_mbps:
-        transport = LinkEmulator(tcp, default=LinkSpec(args.latency_ms, args.bandwidth_mbps or None))
-    edge = Edge(transport, spec, int(args.party.removeprefix("edge")), timeout=args.timeout)
-    print("LISTENING", flush=True)
-    status = 0
-    for raw in sys.stdin:
-        cmd = raw.split()
-        if not cmd:
-            continue
-        try:
-            if cmd[0] == "SETUP":
-                edge_setup(edge)
-            elif cmd[0] == "OFFLINE":
-                edge_offline(edge, int(cmd[1]), int(cmd[2]))
-            elif cmd[0] == "SERVE":
-                edge_serve(edge, [int(v) for v in cmd[1].split(",")])
-            elif cmd[0] == "QUIT":
-                break
-            else:
-                raise ValueError(f"unknown command {cmd[0]!r}")
-            # sends are asynchronous: wait until every frame is written (and metered) before reporting
-            if isinstance(transport, LinkEmulator):
-                transport.flush(args.timeout)
-            tcp.flush(args.timeout)
-            state = {
-                "busy": {str(k): v for k, v in edge.busy.items()},
-                "storage": {str(k): v for k, v in edge.storage.items()},
-                "times": edge.times,
-                "meter": tcp.meter.to_dict(),
-            }
-            print("DONE " + json.dumps(state), flush=True)
-        except Exception as exc:
-            print("ERROR " + json.dumps({"type": type(exc).__name__, "message": str(exc)}), flush=True)
-            status = 1
-            break
-    if isinstance(transport, LinkEmulator):
-        transport.close()
-    else:
-        tcp.close()
-    return status
+    try:
+        return int(args.func(args) or 0)
+    except (CMPCError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ParameterError) else 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -12,8 +12,12 @@ from cmpc.errors import FieldRangeError, ShapeError
 from cmpc.field import PrimeField
 from private_mdi.errors import OverflowRiskError, ParameterError
 from private_mdi.fixedpoint import (
+    CALIBRATION_MARGIN,
     DEFAULT_PRIMES,
     DenseLayer,
+    InputRange,
+    InputRangeError,
+    InputRangeWarning,
     analyse_ranges,
     check_input,
     choose_parameters,
@@ -153,8 +157,10 @@ def test_analysis_shape_and_argument_errors() -> None:
         analyse_ranges([(np.zeros((3, 2)), None), (np.zeros((2, 4)), None)], P31, 8, input_bound=1.0)
     with pytest.raises(ShapeError):
         analyse_ranges([(np.zeros((3, 2)), np.zeros(2))], P31, 8, input_bound=1.0)
-    with pytest.raises(ParameterError):
-        analyse_ranges([(np.zeros((3, 2)), None)], P31, 8)  # neither bound nor calibration
+    with pytest.raises(ParameterError):  # both a bound and calibration
+        analyse_ranges([(np.zeros((3, 2)), None)], P31, 8, input_bound=1.0, calibration=np.zeros((5, 2)))
+    default = analyse_ranges([(np.zeros((3, 2)), None)], P31, 8)  # neither: |x| <= 8
+    assert [int(v) for v in default.input_hi] == [8 * 2**8] * 2
     with pytest.raises(ShapeError):
         analyse_ranges([(np.zeros((3, 2)), None)], P31, 8, calibration=np.zeros((5, 3)))
     with pytest.raises(ParameterError):
@@ -166,13 +172,17 @@ def test_calibration_box_and_check_input() -> None:
     cal = npr.uniform(0, 1, (50, 6))
     layers = [(npr.normal(0, 0.5, (4, 6)), np.zeros(4)), (npr.normal(0, 0.5, (3, 4)), np.zeros(3))]
     rep = analyse_ranges(layers, P31, 8, calibration=cal)
-    assert [int(v) for v in rep.input_lo] == encode(cal.min(axis=0), P31, 8).tolist()
+    lo, hi = cal.min(axis=0), cal.max(axis=0)
+    widened = lo - CALIBRATION_MARGIN * np.maximum(hi - lo, np.median(hi - lo))
+    assert [int(v) for v in rep.input_lo] == to_signed(encode(widened, P31, 8), P31).tolist()
+    assert rep.input_range is not None and "calibration" in rep.input_range.origin
     check_input(encode(cal[3], P31, 8), rep)  # inside the box: no error
     x = cal[0].copy()
     x[2] = 5.0
     with pytest.raises(OverflowRiskError) as exc:
         check_input(encode(x, P31, 8), rep)
-    assert exc.value.layer == "input" and "feature 2" in str(exc.value)
+    assert exc.value.layer == "input" and "feature 2 = 5 " in str(exc.value)
+    assert "calibration=" in str(exc.value) and "input_bound=" in str(exc.value)
 
 
 def test_choose_parameters_prefers_small_prime_then_large_f() -> None:
@@ -203,3 +213,97 @@ def test_choose_parameters_failure_and_bad_arguments() -> None:
         choose_parameters([(np.ones((2, 2), dtype=np.int64), None)], input_bound=1.0)
     with pytest.raises(ParameterError):
         choose_parameters([(np.ones((2, 2)), None)], input_bound=1.0, f_range=(12, 8))
+
+
+# -- input ranges (issue 14) ---------------------------------------------------------------------
+def _splits(loader: str, seeds: int, scale: bool):  # type: ignore[no-untyped-def]
+    from sklearn import datasets
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    x, _ = getattr(datasets, loader)(return_X_y=True)
+    for seed in range(seeds):
+        tr, te = train_test_split(x, test_size=0.25, random_state=seed)
+        if scale:
+            sc = StandardScaler().fit(tr)
+            tr, te = sc.transform(tr), sc.transform(te)
+        yield tr, te
+
+
+@pytest.mark.parametrize("loader", ["load_breast_cancer", "load_iris", "load_wine", "load_digits"])
+@pytest.mark.parametrize("scale", [False, True])
+def test_calibration_margin_on_held_out_data(loader: str, scale: bool) -> None:
+    refused = total = refused_bare = 0
+    for tr, te in _splits(loader, 50, scale):
+        box = InputRange.from_calibration(tr)
+        bare = InputRange.from_calibration(tr, margin=0.0)
+        refused += int(((te < box.low) | (te > box.high)).any(axis=1).sum())
+        refused_bare += int(((te < bare.low) | (te > bare.high)).any(axis=1).sum())
+        total += len(te)
+    if loader == "load_digits" and scale:
+        assert refused <= 10  # near-constant pixels standardized by a tiny deviation (module docstring)
+    else:
+        assert refused == 0
+    if loader in ("load_breast_cancer", "load_wine"):
+        assert refused_bare > 0  # negative control: the bare training range does refuse test rows
+
+
+def test_default_range_covers_standardized_data_and_picks_a_larger_prime_when_needed() -> None:
+    npr = np.random.default_rng(5)
+    layers = [(npr.normal(0, 0.3, (16, 8)), np.zeros(16)), (npr.normal(0, 0.3, (3, 16)), np.zeros(3))]
+    got = choose_parameters(layers)
+    assert got.report.input_range is not None
+    assert got.report.input_range.low.max() <= -8 and got.report.input_range.high.min() >= 8
+    x = npr.normal(size=(500, 8))
+    x = (x - x.mean(0)) / x.std(0)
+    got.report.input_range.check(x)  # standardized rows pass
+    wide = [(npr.normal(0, 40.0, (64, 256)), np.zeros(64)), (npr.normal(0, 40.0, (10, 64)), np.zeros(10))]
+    assert choose_parameters(wide).p > P31
+
+
+def test_input_range_errors_speak_user_units_and_clip_warns() -> None:
+    box = InputRange.from_bound(3, 1.0)
+    with pytest.raises(InputRangeError) as exc:
+        box.check(np.array([[0.0, -1.245, 0.0]]))
+    msg = str(exc.value)
+    assert "feature 1 = -1.245" in msg and "[-1, 1]" in msg
+    assert "calibration=" in msg and "input_bound=" in msg and "clip" in msg
+    assert isinstance(exc.value, OverflowRiskError) and exc.value.layer == "input"
+    x = np.array([[0.5, -3.0, 2.0], [0.1, 0.2, 0.3]])
+    with pytest.warns(InputRangeWarning, match="1 of 2 input rows were clipped"):
+        clipped = box.apply(x, "clip")
+    np.testing.assert_array_equal(clipped, [[0.5, -1.0, 1.0], [0.1, 0.2, 0.3]])
+    np.testing.assert_array_equal(box.apply(x[1:], "raise"), x[1:])
+    with pytest.raises(ParameterError, match="on_out_of_range"):
+        box.apply(x, "ignore")
+    with pytest.raises(ParameterError):
+        InputRange.from_bound(3, float("nan"))
+    with pytest.raises(ParameterError):
+        InputRange.from_calibration(np.array([[np.inf, 0.0, 0.0]]))
+    with pytest.raises(ShapeError):
+        box.check(np.zeros((2, 4)))
+    with pytest.raises(InputRangeError):
+        box.check(np.array([np.nan, 0.0, 0.0]))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("loader", ["load_breast_cancer", "load_wine"])
+def test_issue_14_scenario_calibrated_mlp_accepts_held_out_rows(loader: str) -> None:
+    """MLPClassifier on standardized data, calibration=X_train: every test row passes and the
+    fixed-point labels equal the float labels (the failure reported in issue 14)."""
+    from sklearn import datasets
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+
+    from private_mdi.nn import Model
+
+    tr, te = next(_splits(loader, 1, True))
+    _, y = getattr(datasets, loader)(return_X_y=True)
+    y_tr, _ = train_test_split(y, test_size=0.25, random_state=0)  # same split as _splits(seed 0)
+    model = Model.from_sklearn(MLPClassifier((16,), max_iter=300, random_state=0).fit(tr, y_tr))
+    chosen = choose_parameters(model.range_layers(), tr)
+    assert chosen.report.input_range is not None
+    chosen.report.input_range.check(te)  # no InputRangeError
+    x_hat = model.encode(te, chosen.f, chosen.p)
+    check_input(x_hat, chosen.report)
+    np.testing.assert_array_equal(model.reference_predict(te, chosen.f, chosen.p), model.predict(te))

@@ -221,8 +221,13 @@ def test_from_sklearn_regressor() -> None:
     reg = MLPRegressor(hidden_layer_sizes=(5,), max_iter=300, random_state=0).fit(x, y)
     model = Model.from_sklearn(reg)
     assert model.head == "identity"
-    np.testing.assert_allclose(model.predict(x)[:, 0], reg.predict(x), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(model.reference_predict(x, 12, P31)[:, 0], reg.predict(x), atol=0.02)
+    assert model.predict(x).shape == reg.predict(x).shape == (80,)  # scikit-learn's shape
+    np.testing.assert_allclose(model.predict(x), reg.predict(x), rtol=1e-10, atol=1e-10)
+    assert model.reference_predict(x, 12, P31).shape == (80,)
+    np.testing.assert_allclose(model.reference_predict(x, 12, P31), reg.predict(x), atol=0.02)
+    y2 = np.stack([y, -y], axis=1)  # two outputs keep (n, 2), as scikit-learn
+    reg2 = MLPRegressor(hidden_layer_sizes=(5,), max_iter=50, random_state=0).fit(x, y2)
+    assert Model.from_sklearn(reg2).predict(x).shape == reg2.predict(x).shape == (80, 2)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "logistic"])

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import runtime
 from ..errors import CMPCError, ParameterError, TransportError
 from ..field import PrimeField
 from ..net.base import Meter, Transport
@@ -40,14 +41,26 @@ def _phase_of(message: msg.Message) -> str:
     return f"phase{message.ROUND}"
 
 
-def _send_all(role: Role, transport: Transport, outgoing: list[tuple[str, msg.Message]],
-              counts: dict[str, int] | None = None) -> None:
-    sess = role.session
-    for dst, m in outgoing:
-        frame = msg.encode(m, sess.session_id, sess.p)
-        transport.send(dst, frame, phase=_phase_of(m))
-        if counts is not None:
-            counts[_phase_of(m)] = counts.get(_phase_of(m), 0) + m.n_elements
+class _Codec:
+    """Frames of :mod:`cmpc.protocol.messages` for one session; counts field elements sent per phase."""
+
+    def __init__(self, session: Session, counts: dict[str, int] | None = None,
+                 lock: threading.Lock | None = None) -> None:
+        self.session, self.counts, self.lock = session, counts, lock or threading.Lock()
+
+    def encode(self, message: msg.Message) -> bytes:
+        frame = msg.encode(message, self.session.session_id, self.session.p)
+        if self.counts is not None:
+            with self.lock:
+                ph = _phase_of(message)
+                self.counts[ph] = self.counts.get(ph, 0) + message.n_elements
+        return frame
+
+    def decode(self, sender: str, frame: bytes) -> msg.Message:
+        return msg.decode(frame, p=self.session.p, session=self.session.session_id)
+
+    def phase(self, message: msg.Message) -> str:
+        return _phase_of(message)
 
 
 def run_role(role: Role, transport: Transport, timeout: float = 30.0,
@@ -55,20 +68,11 @@ def run_role(role: Role, transport: Transport, timeout: float = 30.0,
     """Run one role to completion over ``transport``; returns the role's result (Y for the master).
 
     Frames are decoded with the session's p and id (:class:`~cmpc.errors.ProtocolError` otherwise).
-    When nothing arrives within ``timeout`` seconds the role's ``on_timeout`` decides (the master raises
+    When nothing arrives within ``timeout`` seconds (silence while the role waits, as in
+    :func:`cmpc.runtime.run_role`) the role's ``on_timeout`` decides (the master raises
     :class:`~cmpc.errors.InsufficientWorkersError`, others :class:`~cmpc.errors.TransportError`).
     """
-    sess = role.session
-    _send_all(role, transport, role.start(), element_counts)
-    while not role.done:
-        try:
-            sender, frame = transport.recv(timeout=timeout)
-        except TransportError:
-            _send_all(role, transport, role.on_timeout(), element_counts)
-            continue
-        message = msg.decode(frame, p=sess.p, session=sess.session_id)
-        _send_all(role, transport, role.handle(sender, message), element_counts)
-    return role.result
+    return runtime.run_role(role, transport, _Codec(role.session, element_counts), timeout=timeout)
 
 
 @dataclass
@@ -192,93 +196,39 @@ def simulate(
 
 def _run_sequential(session: Session, roles: dict[str, Role], net: MemoryNetwork,
                     faults: dict[str, str], counts: dict[str, int]) -> None:
-    transports = {k: net.transport(k) for k in roles}
-    order: deque[str] = deque()  # recipients in send order
-    deferred: deque[tuple[str, str, msg.Message]] = deque()
-    dead = {p for p, f in faults.items() if f == "crash"}
+    held: deque[Any] = deque()
 
-    def dispatch(src: str, outgoing: list[tuple[str, msg.Message]]) -> None:
-        for dst, m in outgoing:
-            if faults.get(src) == "slow":
-                deferred.append((src, dst, m))
-                continue
-            _send_all(roles[src], transports[src], [(dst, m)], counts)
-            order.append(dst)
+    def wrap(name: str, transport: Transport) -> Transport:
+        kind = faults.get(name)
+        if kind == "slow":
+            return runtime.Deferred(transport, held)
+        if kind is not None:  # "crash" (dead from the start), "crash-phase2", "crash-phase3"
+            return runtime.CrashAt(transport, None if kind == "crash" else kind.split("-")[1])
+        return transport
 
-    for name in (SOURCE_A, SOURCE_B, MASTER, *session.workers):
-        dispatch(name, roles[name].start())
+    ordered = {name: roles[name] for name in (SOURCE_A, SOURCE_B, MASTER, *session.workers)}
     master = roles[MASTER]
-    while not master.done:
-        if not order:
-            if deferred:
-                src, dst, m = deferred.popleft()
-                _send_all(roles[src], transports[src], [(dst, m)], counts)
-                order.append(dst)
-                continue
-            dispatch(MASTER, master.on_timeout())
-            continue
-        dst = order.popleft()
-        sender, frame = transports[dst].recv(timeout=0)
-        if dst in dead or roles[dst].done:
-            continue
-        message = msg.decode(frame, p=session.p, session=session.session_id)
-        out = roles[dst].handle(sender, message)
-        if faults.get(dst) == "crash-phase2" and any(isinstance(m, msg.Reshare) for _, m in out):
-            dead.add(dst)
-            continue
-        if faults.get(dst) == "crash-phase3" and any(isinstance(m, msg.ResultShare) for _, m in out):
-            dead.add(dst)
-            continue
-        dispatch(dst, out)
+    runtime.run_sequential(ordered, net, _Codec(session, counts), until=lambda: master.done, wrap=wrap,
+                           on_idle=MASTER)
 
 
 def _run_threads(session: Session, roles: dict[str, Role], net: MemoryNetwork, faults: dict[str, str],
                  counts: dict[str, int], timeout: float, slow_delay: float) -> None:
-    errors: dict[str, BaseException] = {}
-    lock = threading.Lock()
-
     for party, kind in faults.items():
         if kind == "crash":
             net.kill(party)
         elif kind == "slow":
             net.delay(party, slow_delay)
-
-    class CrashAt(Transport):
-        def __init__(self, inner: Transport, phase: str) -> None:
-            self.inner, self.party, self.meter = inner, inner.party, inner.meter
-            self.phase = phase
-
-        def send(self, peer: str, frame: bytes, *, phase: str = "") -> None:
-            if phase == self.phase:
-                net.kill(self.party)
-                raise TransportError(f"{self.party} crashed", peer=self.party)
-            self.inner.send(peer, frame, phase=phase)
-
-        def recv(self, *, timeout: float | None = None) -> tuple[str, bytes]:
-            return self.inner.recv(timeout=timeout)
-
-    def body(name: str) -> None:
-        local: dict[str, int] = {}
+    transports: dict[str, Transport] = {}
+    for name in roles:
         transport: Transport = net.transport(name)
         if faults.get(name) in ("crash-phase2", "crash-phase3"):
-            transport = CrashAt(transport, faults[name].split("-")[1])
-        try:
-            run_role(roles[name], transport, timeout=timeout, element_counts=local)
-        except BaseException as exc:  # collected and re-raised for the master below
-            errors[name] = exc
-        finally:
-            with lock:
-                for k, v in local.items():
-                    counts[k] = counts.get(k, 0) + v
-
-    threads = [threading.Thread(target=body, args=(name,), daemon=True)
-               for name in roles if faults.get(name) != "crash"]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout * 4 + 5)
-    if MASTER in errors:
-        raise errors[MASTER]
+            transport = runtime.CrashAt(transport, faults[name].split("-")[1], raise_error=True,
+                                        on_crash=net.kill)
+        transports[name] = transport
+    runtime.run_threads(roles, transports, _Codec(session, counts), timeout=timeout,
+                        deadline=timeout * 4 + 5, critical=(MASTER,),
+                        skip=[p for p, k in faults.items() if k == "crash"])
     if not roles[MASTER].done:
         raise TransportError("master did not finish in time", peer=MASTER)
 

@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         path = args.out / f"digits_{name}.npz"
         model.save(path)
         acc = float(np.mean(model.predict(x_te) == y_te))
-        fp = choose_parameters(model.dense_equivalent(), x_tr)
+        fp = choose_parameters(model.dense_equivalent(), input_bound=(0.0, 1.0))  # pixels / 16 ∈ [0, 1]
         fx = float(np.mean(model.reference_predict(x_te, fp.f, fp.p) == y_te))
         print(
             f"{name}: {model.summary().splitlines()[0]}; held-out accuracy {acc:.4f} "

@@ -1,11 +1,6 @@
-"""Fixed-point encoding of reals into GF(p), range analysis and parameter choice.
+"""Range analysis of the fixed-point circuit and the choice of (p, f).
 
-Encoding (``docs/building-blocks.md`` §1; protocol page "Arithmetic")
--------------------------------------------------------------------
-A real ``x`` is carried as ``x̂ = round(x · 2^f) mod p``; representatives in the upper half
-``((p−1)/2, p)`` stand for the negatives ``x̂ − p``. Rounding is numpy's ``rint`` (round half to even).
-The product of two scale-``2^f`` values has scale ``2^{2f}``: :func:`decode` takes ``scale_power=2``
-for those (biases are encoded at ``2^{2f}`` for the same reason, see :func:`encode_bias`).
+The arithmetic itself (encoding, the ReLU step, the reference pass) is :mod:`private_mdi.fixedpoint.core`.
 
 Range analysis
 --------------
@@ -57,7 +52,9 @@ import numpy as np
 from cmpc.errors import ShapeError
 from cmpc.field import PrimeField
 
-from .errors import OverflowRiskError, ParameterError
+from ..errors import OverflowRiskError, ParameterError
+from .core import MAX_FRAC_BITS, _modulus, check_frac_bits, scaled_rint, to_signed
+from .input_range import InputRange, InputRangeError
 
 __all__ = [
     "DEFAULT_F_RANGE",
@@ -70,12 +67,7 @@ __all__ = [
     "analyse_ranges",
     "check_input",
     "choose_parameters",
-    "decode",
-    "encode",
-    "encode_bias",
-    "from_signed",
     "input_box",
-    "to_signed",
 ]
 
 #: the largest prime below 2^k for k = 31, 37, 41, 47, 53, 61 (checked with sympy in the tests)
@@ -93,98 +85,6 @@ DEFAULT_F_RANGE: tuple[int, int] = (8, 12)
 DEFAULT_MARGIN_BITS = 4
 
 _FieldLike = PrimeField | int
-
-
-def _modulus(field_or_p: _FieldLike) -> int:
-    if isinstance(field_or_p, PrimeField):
-        return field_or_p.p
-    if isinstance(field_or_p, bool) or not isinstance(field_or_p, int | np.integer):
-        raise ParameterError(f"field_or_p must be a PrimeField or an int, got {type(field_or_p).__name__}")
-    p = int(field_or_p)
-    if not 3 <= p < 2**63:
-        raise ParameterError(f"p must be in [3, 2^63), got {p}")
-    return p
-
-
-def _check_f(f: int) -> int:
-    if isinstance(f, bool) or not isinstance(f, int | np.integer) or not 0 <= int(f) <= 40:
-        raise ParameterError(f"f (fractional bits) must be an int in [0, 40], got {f!r}")
-    return int(f)
-
-
-# -- signed representatives -----------------------------------------------------------------------
-def to_signed(v: Any, field_or_p: _FieldLike) -> np.ndarray:
-    """Centred lift: representatives in [0, p) → int64 in [−(p−1)/2, (p−1)/2]."""
-    fld = field_or_p if isinstance(field_or_p, PrimeField) else PrimeField(_modulus(field_or_p))
-    arr = fld.asarray(v, name="v")
-    return np.where(arr > (fld.p - 1) // 2, arr - fld.p, arr)
-
-
-def from_signed(z: Any, field_or_p: _FieldLike) -> np.ndarray:
-    """Signed integers with ``|z| ≤ (p−1)/2`` → representatives in [0, p) (int64).
-
-    Raises :class:`OverflowRiskError` when some ``|z| > (p−1)/2`` (it would not decode back).
-    """
-    p = _modulus(field_or_p)
-    arr = np.asarray(z)
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise ParameterError(f"z must have an integer dtype, got {arr.dtype}")
-    arr = arr.astype(np.int64)
-    half = (p - 1) // 2
-    if arr.size and int(np.abs(arr).max()) > half:
-        raise OverflowRiskError(
-            f"|value| {int(np.abs(arr).max())} exceeds (p-1)/2 = {half}",
-            layer="value",
-            bound=int(np.abs(arr).max()),
-        )
-    return np.where(arr < 0, arr + p, arr)
-
-
-# -- encode / decode ------------------------------------------------------------------------------
-def _scaled_round(x: Any, scale_bits: int, p: int, what: str) -> np.ndarray:
-    arr = np.asarray(x, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ParameterError(f"{what} must be finite (no NaN or inf)")
-    scaled = np.rint(np.ldexp(arr, scale_bits))
-    half = (p - 1) // 2
-    if scaled.size and float(np.abs(scaled).max()) > half:
-        worst = float(np.abs(arr).max())
-        raise OverflowRiskError(
-            f"{what}: |x| = {worst:g} gives |round(x·2^{scale_bits})| > (p-1)/2 = {half}; "
-            f"allowed |x| ≤ {half / 2.0**scale_bits:g}",
-            layer="input",
-            bound=int(np.abs(scaled).max()),
-        )
-    ints = scaled.astype(np.int64)
-    return np.where(ints < 0, ints + p, ints)
-
-
-def encode(x: Any, field_or_p: _FieldLike, f: int) -> np.ndarray:
-    """``round(x · 2^f) mod p`` elementwise, as an int64 array of representatives in [0, p).
-
-    Raises :class:`OverflowRiskError` when ``|round(x·2^f)| > (p−1)/2`` and :class:`ParameterError`
-    for NaN/inf.
-    """
-    p = _modulus(field_or_p)
-    return _scaled_round(x, _check_f(f), p, "x")
-
-
-def encode_bias(b: Any, field_or_p: _FieldLike, f: int) -> np.ndarray:
-    """Biases at scale ``2^{2f}``: ``round(b · 2^{2f}) mod p`` (they are added to products Ŵ x̂)."""
-    p = _modulus(field_or_p)
-    return _scaled_round(b, 2 * _check_f(f), p, "bias")
-
-
-def decode(v: Any, field_or_p: _FieldLike, f: int, scale_power: int = 1) -> np.ndarray:
-    """Representatives in [0, p) (int64 or FieldArray) → float64 ``signed(v) / 2^{f·scale_power}``.
-
-    ``scale_power=2`` decodes products (and the last layer's output, scale ``2^{2f}``).
-    Raises :class:`~cmpc.errors.FieldRangeError` for values outside [0, p).
-    """
-    if isinstance(scale_power, bool) or not isinstance(scale_power, int) or scale_power < 0:
-        raise ParameterError(f"scale_power must be an int >= 0, got {scale_power!r}")
-    signed = to_signed(v, field_or_p)
-    return np.ldexp(signed.astype(np.float64), -_check_f(f) * scale_power)
 
 
 # -- model description --------------------------------------------------------------------------------
@@ -248,9 +148,7 @@ def _encode_int(a: np.ndarray, scale_bits: int, what: str) -> np.ndarray:
         return a.astype(object)
     if not np.issubdtype(a.dtype, np.floating):
         raise ParameterError(f"{what} must be a float or integer array, got {a.dtype}")
-    if not np.all(np.isfinite(a)):
-        raise ParameterError(f"{what} must be finite")
-    return np.vectorize(int, otypes=[object])(np.rint(np.ldexp(a.astype(np.float64), scale_bits)))
+    return np.vectorize(int, otypes=[object])(scaled_rint(a, scale_bits, what))
 
 
 def _absmax(a: np.ndarray) -> int:
@@ -297,6 +195,7 @@ class RangeReport:
     layers: tuple[LayerRange, ...]
     input_lo: np.ndarray = field(repr=False)
     input_hi: np.ndarray = field(repr=False)
+    input_range: InputRange | None = field(default=None, repr=False)  # the box in user units
 
     @property
     def max_bound(self) -> int:
@@ -315,39 +214,19 @@ def input_box(
     *,
     input_bound: float | tuple[float, float] | None = None,
     calibration: np.ndarray | None = None,
+    input_range: InputRange | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The encoded input box ``[lo, hi]`` (per feature, Python ints) from a bound or calibration data.
+    """The encoded input box ``[lo, hi]`` (per feature, Python ints, scale ``2^f``).
 
-    ``input_bound``: ``B`` (meaning ``|x| ≤ B``) or ``(low, high)``; ``calibration``: an array of shape
-    ``(samples, n_inputs)`` (or ``(n_inputs,)``) whose per-feature min/max define the box. Exactly one
-    of the two must be given.
+    From ``input_range``, else :meth:`InputRange.resolve` of ``input_bound`` (``B`` meaning ``|x| ≤ B``
+    or ``(low, high)``) or ``calibration`` (samples, n_inputs), whose per-feature range is widened by
+    the documented margin (:mod:`private_mdi.fixedpoint.input_range`); neither: ``|x| ≤ 8``.
     """
-    if (input_bound is None) == (calibration is None):
-        raise ParameterError("give exactly one of input_bound and calibration")
-    if calibration is not None:
-        cal = np.asarray(calibration, dtype=np.float64)
-        if cal.ndim == 1:
-            cal = cal[None, :]
-        if cal.ndim != 2 or cal.shape[1] != n_inputs or cal.shape[0] == 0:
-            raise ShapeError(
-                f"calibration must have shape (samples, {n_inputs}), got {np.shape(calibration)}"
-            )
-        lo_r, hi_r = cal.min(axis=0), cal.max(axis=0)
-    else:
-        if isinstance(input_bound, tuple | list):
-            if len(input_bound) != 2 or not input_bound[0] <= input_bound[1]:
-                raise ParameterError(
-                    f"input_bound must be B or (low, high) with low <= high, got {input_bound}"
-                )
-            low, high = float(input_bound[0]), float(input_bound[1])
-        else:
-            bound = float(input_bound)  # type: ignore[arg-type]
-            if not bound >= 0:
-                raise ParameterError(f"input_bound must be >= 0, got {input_bound}")
-            low, high = -bound, bound
-        lo_r, hi_r = np.full(n_inputs, low), np.full(n_inputs, high)
-    lo = _encode_int(lo_r, f, "input box")
-    hi = _encode_int(hi_r, f, "input box")
+    box = input_range or InputRange.resolve(n_inputs, input_bound=input_bound, calibration=calibration)
+    if box.n_features != n_inputs:
+        raise ShapeError(f"the input range has {box.n_features} features, the model takes {n_inputs}")
+    lo = _encode_int(box.low, f, "input box")
+    hi = _encode_int(box.high, f, "input box")
     half = (p - 1) // 2
     worst = max(_absmax(lo), _absmax(hi))
     if worst > half:
@@ -367,20 +246,25 @@ def analyse_ranges(
     input_bound: float | tuple[float, float] | None = None,
     calibration: np.ndarray | None = None,
     margin_bits: int = 0,
+    input_range: InputRange | None = None,
 ) -> RangeReport:
     """Bound every intermediate integer of the fixed-point circuit; raise if any can wrap.
 
     See the module docstring for the model description and the propagation rules. Raises
     :class:`OverflowRiskError` (with ``.layer`` = the layer's name and ``.bound`` = the integer bound)
     for the first layer where ``2 · bound · 2^margin_bits ≥ p``, and for weights or biases that do
-    not fit the field.
+    not fit the field. The input box is ``input_range``, else :meth:`InputRange.resolve` of
+    ``input_bound`` / ``calibration`` (calibration ranges are widened; neither: ``|x| ≤ 8``).
     """
     p_int = _modulus(p)
-    f = _check_f(f)
+    f = check_frac_bits(f)
     if not isinstance(margin_bits, int) or margin_bits < 0:
         raise ParameterError(f"margin_bits must be an int >= 0, got {margin_bits!r}")
     specs = _as_layers(layers)
-    lo, hi = input_box(specs[0].weight.shape[1], f, p_int, input_bound=input_bound, calibration=calibration)
+    n_in = specs[0].weight.shape[1]
+    box = input_range or InputRange.resolve(n_in, input_bound=input_bound, calibration=calibration)
+    lo0, hi0 = input_box(n_in, f, p_int, input_range=box)
+    lo, hi = lo0, hi0
     limit = p_int >> (margin_bits + 1)  # require bound <= limit  <=>  2·bound·2^m <= p (roughly)
     out: list[LayerRange] = []
     for idx, spec in enumerate(specs):
@@ -414,29 +298,34 @@ def analyse_ranges(
         # ReLU after every layer but the last, with truncation by 2^f (floor)
         lo = np.array([0] * len(upper), dtype=object)
         hi = np.array([max(0, int(u) >> f) for u in upper], dtype=object)
-    lo0, hi0 = input_box(specs[0].weight.shape[1], f, p_int, input_bound=input_bound, calibration=calibration)
-    return RangeReport(p_int, f, tuple(out), lo0, hi0)
+    return RangeReport(p_int, f, tuple(out), lo0, hi0, box)
 
 
 def check_input(x_hat: Any, report: RangeReport) -> None:
     """Reject an encoded input (scale ``2^f``, representatives in [0, p)) outside the analysed box.
 
-    Raises :class:`OverflowRiskError` (``layer="input"``) naming the first offending feature.
+    Raises :class:`InputRangeError` (an :class:`OverflowRiskError`, ``layer="input"``) naming the first
+    offending row and feature, in the user's units, and the fix. Callers holding the float inputs
+    should prefer ``report.input_range.apply(x, on_out_of_range)`` before encoding (same box).
     """
     signed = to_signed(x_hat, report.p)
     if signed.shape[-1] != len(report.input_lo):
         raise ShapeError(f"x_hat must have {len(report.input_lo)} features, got shape {signed.shape}")
     lo = np.array([int(v) for v in report.input_lo], dtype=np.int64)
     hi = np.array([int(v) for v in report.input_hi], dtype=np.int64)
-    bad = (signed < lo) | (signed > hi)
+    rows = signed.reshape(-1, lo.size)
+    bad = (rows < lo) | (rows > hi)
     if bad.any():
-        where = np.argwhere(bad)[0]
-        j = int(where[-1])
-        raise OverflowRiskError(
-            f"input feature {j} = {int(signed[tuple(where)])} is outside the analysed range "
-            f"[{lo[j]}, {hi[j]}]",
+        i, j = (int(v) for v in np.argwhere(bad)[0])
+        scale = 2.0**report.f
+        origin = report.input_range.origin if report.input_range is not None else "the analysis"
+        raise InputRangeError(
+            f"input row {i}, feature {j} = {rows[i, j] / scale:.6g} is outside the range "
+            f"[{lo[j] / scale:.6g}, {hi[j] / scale:.6g}] the fixed-point parameters were chosen for "
+            f"(from {origin}; {int(bad.any(axis=1).sum())} of {rows.shape[0]} rows are outside); "
+            "pass calibration=X_train or a wider input_bound= when the session is created",
             layer="input",
-            bound=int(abs(signed[tuple(where)])),
+            bound=int(abs(rows[i, j])),
         )
 
 
@@ -458,8 +347,13 @@ def choose_parameters(
     primes: Sequence[int] = DEFAULT_PRIMES,
     f_range: tuple[int, int] = DEFAULT_F_RANGE,
     margin_bits: int = DEFAULT_MARGIN_BITS,
+    input_range: InputRange | None = None,
 ) -> FixedPointParams:
     """Pick the smallest prime from ``primes`` and, for it, the largest ``f`` in ``f_range`` that is safe.
+
+    The input box is ``input_range``, else :meth:`InputRange.resolve`: ``calibration`` rows widened by
+    the documented margin, else ``|x| ≤ input_bound``, else ``|x| ≤ 8`` (standardized data). When a
+    model needs the room, a larger prime (up to 2^61 − 1) is chosen. ``.report.input_range`` is the box.
 
     Safe means :func:`analyse_ranges` passes with ``margin_bits`` of headroom: ``2 · bound · 2^margin ≤ p``
     for every layer (default 4 bits: inputs up to ~16× the calibrated box, which is still rejected by
@@ -475,17 +369,20 @@ def choose_parameters(
         if not np.issubdtype(spec.weight.dtype, np.floating):
             raise ParameterError(f"{spec.name}: choose_parameters needs real-valued (float) weights")
     f_lo, f_hi = (int(v) for v in f_range)
-    if not 0 <= f_lo <= f_hi <= 40:
-        raise ParameterError(f"f_range must be (low, high) with 0 <= low <= high <= 40, got {f_range}")
+    if not 0 <= f_lo <= f_hi <= MAX_FRAC_BITS:
+        raise ParameterError(
+            f"f_range must be (low, high) with 0 <= low <= high <= {MAX_FRAC_BITS}, got {f_range}"
+        )
     if not primes:
         raise ParameterError("primes must not be empty")
+    box = input_range or InputRange.resolve(
+        specs[0].weight.shape[1], input_bound=input_bound, calibration=calibration
+    )
     last: OverflowRiskError | None = None
     for p in sorted(int(q) for q in primes):
         for f in range(f_hi, f_lo - 1, -1):
             try:
-                report = analyse_ranges(
-                    specs, p, f, input_bound=input_bound, calibration=calibration, margin_bits=margin_bits
-                )
+                report = analyse_ranges(specs, p, f, margin_bits=margin_bits, input_range=box)
             except OverflowRiskError as exc:
                 last = exc
                 continue

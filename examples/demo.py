@@ -1,4 +1,6 @@
-"""``make demo``: the main job on built-in defaults.
+"""``make demo`` (``python examples/demo.py``): the main job on built-in defaults.
+
+An example on top of both packages (``cmpc`` itself never imports ``private_mdi``):
 
 1. The worker-count comparison of the CMPC codes for s = t = 2, z = 1..8 (when :mod:`cmpc.codes` is present).
 2. One secure AᵀB with AGE, every party a process over mutual TLS on loopback (``cmpc run --local``).
@@ -13,8 +15,8 @@ import time
 
 import numpy as np
 
-from .field import PrimeField
-from .rand import RandomSource
+from cmpc.field import PrimeField
+from cmpc.rand import RandomSource
 
 
 def _have(module: str) -> bool:
@@ -41,12 +43,12 @@ def field_demo() -> None:
 def main() -> int:
     field_demo()
     if _have("cmpc.commands.workers"):
-        from .cli import main as cli_main
+        from cmpc.cli import main as cli_main
 
         print("\n== workers needed per code, s = t = 2 (cmpc workers --s 2 --t 2 --z 1-8)", flush=True)
         cli_main(["workers", "--s", "2", "--t", "2", "--z", "1-8"])
     if _have("cmpc.commands.run"):
-        from .cli import main as cli_main
+        from cmpc.cli import main as cli_main
 
         print("\n== secure A^T B with AGE (s = t = 2, z = 2, m = 256): every party a process, mutual TLS "
               "on loopback (cmpc run --local)", flush=True)

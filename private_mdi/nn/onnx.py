@@ -1,0 +1,274 @@
+"""Import of ONNX graphs (``pip install cmpc-toolkit[onnx]``): PyTorch, scikit-learn (skl2onnx), Keras...
+
+The graph must be a single chain from its one input to its one output, every other operand being an
+initializer (or a ``Constant``). Supported operators and how they map:
+
+==========================  ===================================================================
+ONNX op                     private_mdi layer
+==========================  ===================================================================
+Gemm (transA = 0)           :class:`Dense` with ``W = alpha · op(B)ᵀ``, ``b = beta · C``
+MatMul [+ Add]              :class:`Dense` (the Add of a constant is folded into the bias)
+Conv (2-D, group 1)         :class:`Conv2d` (strides; symmetric pads; dilation 1)
+Add (constant)              folded into the bias of the preceding Dense / Conv2d
+BatchNormalization          folded into the preceding Dense / Conv2d (inference mode):
+                            ``W ← W · γ/√(σ²+ε)``, ``b ← (b − μ) · γ/√(σ²+ε) + β``
+Relu                        :class:`ReLU`
+AveragePool                 :class:`AvgPool2d` (no padding, ceil_mode 0)
+GlobalAveragePool           :class:`AvgPool2d` over the whole (H, W)
+MaxPool                     :class:`MaxPool2d` when kernel = stride, no padding, next to a ReLU
+Flatten (axis 1), Reshape   :class:`Flatten` (Reshape only to (batch, −1) / (batch, features))
+Identity, Dropout           dropped (inference)
+Softmax, LogSoftmax         as the last node: dropped, argmax head (both are monotone)
+Sigmoid                     as the last node: dropped, binary (1 output) or multilabel head
+==========================  ===================================================================
+
+Anything else raises :class:`~private_mdi.errors.UnsupportedModelError` naming the node and its op.
+Without a final activation the head is ``argmax`` for several outputs and ``identity`` (regression)
+for one; ``head=`` overrides.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ParameterError, UnsupportedModelError
+from .layers import AvgPool2d, Conv2d, Dense, Flatten, Layer, MaxPool2d, ReLU
+from .model import HEADS, Model
+
+__all__ = ["SUPPORTED_OPS", "from_onnx"]
+
+SUPPORTED_OPS = (
+    "Add",
+    "AveragePool",
+    "BatchNormalization",
+    "Constant",
+    "Conv",
+    "Dropout",
+    "Flatten",
+    "Gemm",
+    "GlobalAveragePool",
+    "Identity",
+    "LogSoftmax",
+    "MatMul",
+    "MaxPool",
+    "Relu",
+    "Reshape",
+    "Sigmoid",
+    "Softmax",
+)
+_FINAL = {"Softmax": "argmax", "LogSoftmax": "argmax", "Sigmoid": "sigmoid"}
+
+
+def _onnx() -> Any:
+    try:
+        import onnx
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise UnsupportedModelError(
+            "Model.from_onnx needs the onnx package: pip install 'cmpc-toolkit[onnx]'"
+        ) from exc
+    return onnx
+
+
+def _load(source: Any) -> Any:
+    onnx = _onnx()
+    if isinstance(source, onnx.ModelProto):
+        return source
+    try:
+        if isinstance(source, bytes | bytearray):
+            return onnx.load_from_string(bytes(source))
+        if isinstance(source, str | Path):
+            if not Path(source).is_file():
+                raise ParameterError(f"ONNX file {source} does not exist")
+            return onnx.load(str(source))
+    except ParameterError:
+        raise
+    except Exception as exc:  # the protobuf parser raises several unrelated types
+        raise ParameterError(f"cannot read ONNX model {str(source)[:200]}: {exc}") from exc
+    raise ParameterError(f"from_onnx takes a path, bytes or an onnx.ModelProto, got {type(source).__name__}")
+
+
+class _Chain:
+    """State of the walk: layers so far, the current tensor's name and its shape (without batch)."""
+
+    def __init__(self, name: str, shape: tuple[int, ...]) -> None:
+        self.layers: list[Layer] = []
+        self.tensor = name
+        self.shape = shape
+
+    def push(self, layer: Layer) -> None:
+        self.shape = layer.output_shape(self.shape)
+        self.layers.append(layer)
+
+    def last_linear(self, node: Any) -> Dense | Conv2d:
+        if not self.layers or not isinstance(self.layers[-1], Dense | Conv2d):
+            raise UnsupportedModelError(
+                f"node {node.name!r} (op {node.op_type}) must directly follow a Gemm/MatMul or Conv "
+                "(it is folded into that layer)"
+            )
+        return self.layers[-1]
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    onnx = _onnx()
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _refuse(node: Any, why: str) -> UnsupportedModelError:
+    return UnsupportedModelError(f"node {node.name!r} (op {node.op_type}): {why}")
+
+
+def _two(node: Any, values: Any, what: str) -> tuple[int, int]:
+    t = [int(v) for v in values]
+    if len(t) != 2:
+        raise _refuse(node, f"only 2-D {what} is supported, got {t}")
+    return (t[0], t[1])
+
+
+def _pool_params(node: Any, at: dict[str, Any]) -> tuple[tuple[int, int], tuple[int, int]]:
+    kernel = _two(node, at.get("kernel_shape", ()), "pooling kernel")
+    stride = _two(node, at.get("strides", (1, 1)), "pooling stride")
+    if any(int(p) for p in at.get("pads", ())) or at.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+        raise _refuse(node, "padded pooling is not supported")
+    if int(at.get("ceil_mode", 0)) or any(int(d) != 1 for d in at.get("dilations", (1, 1))):
+        raise _refuse(node, "ceil_mode and dilations are not supported")
+    return kernel, stride
+
+
+def _fold_scale_shift(layer: Dense | Conv2d, scale: np.ndarray, shift: np.ndarray) -> None:
+    """``y ← scale · y + shift`` per output unit / channel, folded into the layer's parameters."""
+    shape = (-1, *([1] * (layer.weight.ndim - 1)))
+    layer.weight = layer.weight * scale.reshape(shape)
+    layer.bias = layer.bias * scale + shift
+
+
+def _node(chain: _Chain, node: Any, consts: dict[str, np.ndarray]) -> None:
+    op = node.op_type
+    at = _attrs(node)
+    if op in ("Identity", "Dropout"):
+        return
+    if op == "Relu":
+        chain.push(ReLU())
+    elif op == "Gemm":
+        if int(at.get("transA", 0)):
+            raise _refuse(node, "transA = 1 is not supported")
+        b = consts[node.input[1]].astype(np.float64)
+        b = b.T if int(at.get("transB", 0)) else b  # (in, out)
+        w = float(at.get("alpha", 1.0)) * b.T
+        c = consts[node.input[2]] if len(node.input) > 2 and node.input[2] else np.zeros(w.shape[0])
+        bias = float(at.get("beta", 1.0)) * np.broadcast_to(
+            np.asarray(c, np.float64).reshape(-1), (w.shape[0],)
+        )
+        if len(chain.shape) != 1:
+            chain.push(Flatten())
+        chain.push(Dense(w, bias))
+    elif op == "MatMul":
+        b = consts[node.input[1]].astype(np.float64)
+        if b.ndim != 2:
+            raise _refuse(node, f"the constant operand must be a 2-D matrix, got shape {b.shape}")
+        chain.push(Dense(b.T, np.zeros(b.shape[1])))
+    elif op == "Add":
+        layer = chain.last_linear(node)
+        c = np.asarray(consts[node.input[1]], np.float64)
+        n_out = layer.bias.shape[0]
+        if c.size == 1 or c.size == n_out:
+            layer.bias = layer.bias + c.reshape(-1)
+        else:
+            raise _refuse(node, f"can only add a per-output constant ({n_out} values), got shape {c.shape}")
+    elif op == "BatchNormalization":
+        layer = chain.last_linear(node)
+        gamma, beta, mean, var = (np.asarray(consts[n], np.float64).reshape(-1) for n in node.input[1:5])
+        scale = gamma / np.sqrt(var + float(at.get("epsilon", 1e-5)))
+        _fold_scale_shift(layer, scale, beta - mean * scale)
+    elif op == "Conv":
+        w = consts[node.input[1]].astype(np.float64)
+        if w.ndim != 4:
+            raise _refuse(node, f"only 2-D convolutions are supported, weight shape {w.shape}")
+        if int(at.get("group", 1)) != 1 or any(int(d) != 1 for d in at.get("dilations", (1, 1))):
+            raise _refuse(node, "grouped or dilated convolutions are not supported")
+        if at.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            raise _refuse(node, "auto_pad is not supported: export with explicit pads")
+        pads = [int(p) for p in at.get("pads", (0, 0, 0, 0))]
+        if pads[0] != pads[2] or pads[1] != pads[3]:
+            raise _refuse(node, f"asymmetric pads {pads} are not supported")
+        bias = consts[node.input[2]] if len(node.input) > 2 and node.input[2] else np.zeros(w.shape[0])
+        stride = _two(node, at.get("strides", (1, 1)), "convolution stride")
+        chain.push(Conv2d(w, np.asarray(bias, np.float64), stride=stride, padding=(pads[0], pads[1])))
+    elif op == "AveragePool":
+        kernel, stride = _pool_params(node, at)
+        chain.push(AvgPool2d(kernel=kernel, stride=stride))
+    elif op == "GlobalAveragePool":
+        if len(chain.shape) != 3:
+            raise _refuse(node, f"needs a (C, H, W) input, got {chain.shape}")
+        chain.push(AvgPool2d(kernel=chain.shape[1:], stride=chain.shape[1:]))
+    elif op == "MaxPool":
+        kernel, stride = _pool_params(node, at)
+        if stride != kernel:
+            raise _refuse(
+                node, f"max pooling needs stride = kernel (non-overlapping), got {stride} vs {kernel}"
+            )
+        chain.push(MaxPool2d(kernel=kernel))
+    elif op == "Flatten":
+        if int(at.get("axis", 1)) != 1:
+            raise _refuse(node, "only axis = 1 is supported")
+        chain.push(Flatten())
+    elif op == "Reshape":
+        target = [int(v) for v in consts[node.input[1]].reshape(-1)]
+        if len(target) != 2 or target[1] not in (-1, math.prod(chain.shape)) or target[0] not in (-1, 0, 1):
+            raise _refuse(node, f"only a reshape to (batch, features) is supported, got {target}")
+        chain.push(Flatten())
+    else:
+        raise _refuse(node, f"unsupported operator; supported: {', '.join(SUPPORTED_OPS)}")
+
+
+def from_onnx(source: Any, *, name: str | None = None, head: str | None = None, classes: Any = None) -> Model:
+    """Convert an ONNX model (path, serialized bytes or ``onnx.ModelProto``); see the module docstring."""
+    onnx = _onnx()
+    proto = _load(source)
+    graph = proto.graph
+    consts = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in consts]
+    if len(inputs) != 1 or len(graph.output) != 1:
+        raise UnsupportedModelError(
+            "the ONNX graph must have one data input and one output, "
+            f"got {len(inputs)} and {len(graph.output)}"
+        )
+    dims = [d.dim_value if d.HasField("dim_value") else 0 for d in inputs[0].type.tensor_type.shape.dim]
+    shape = tuple(dims[1:])
+    if not shape or min(shape) < 1:
+        raise UnsupportedModelError(f"the input needs a batch axis and fixed sizes, got dims {dims}")
+    chain = _Chain(inputs[0].name, shape)
+    final_head: str | None = None
+    nodes = list(graph.node)
+    for k, node in enumerate(nodes):
+        if node.op_type == "Constant":
+            consts[node.output[0]] = onnx.numpy_helper.to_array(_attrs(node)["value"])
+            continue
+        if not node.input or node.input[0] != chain.tensor:
+            raise _refuse(
+                node, "the graph is not a single chain (its first input is not the previous output)"
+            )
+        missing = [n for n in node.input[1:] if n and n not in consts]
+        if missing:
+            raise _refuse(node, f"operands {missing} must be constants (initializers)")
+        if node.op_type in _FINAL:
+            if k != len(nodes) - 1:
+                raise _refuse(node, "an activation other than Relu is only supported as the last node")
+            final_head = _FINAL[node.op_type]
+        else:
+            _node(chain, node, consts)
+        chain.tensor = node.output[0]
+    if graph.output[0].name != chain.tensor:
+        raise UnsupportedModelError(f"the graph output {graph.output[0].name!r} is not the end of the chain")
+    out_dim = math.prod(chain.shape)
+    if len(chain.shape) != 1:
+        chain.push(Flatten())
+    if final_head == "sigmoid":
+        final_head = "binary" if out_dim == 1 else "multilabel"
+    chosen = head or final_head or ("argmax" if out_dim > 1 else "identity")
+    if chosen not in HEADS:
+        raise ParameterError(f"head must be one of {HEADS}, got {head!r}")
+    return Model(shape, chain.layers, head=chosen, classes=classes, name=name or graph.name or "onnx")

@@ -1,0 +1,284 @@
+"""How a session's parties run: one interface, three executions of the same role code.
+
+The client is always in this process (it is the orchestrator); :meth:`Execution.run` sends what a
+``Client.begin_*`` call returned and processes replies until the client expects nothing more.
+
+* ``"sequential"`` — every party in this thread over a :class:`~cmpc.net.memory.MemoryNetwork`
+  (:class:`cmpc.runtime.Sequential`: FIFO delivery, deterministic for seeded roles; a transcript digest
+  pins the wire format).
+* ``"threads"`` — the cloud and each edge in a thread (:class:`cmpc.runtime.RoleThread`) over the
+  in-memory network, so edges work on different inferences at once (pipelining).
+* processes — the cloud and each edge in its own process (``python -m private_mdi party``, launched by
+  :mod:`cmpc.launch`) over TCP with mutual TLS (:mod:`cmpc.net.tcp`; a temporary CA and a certificate per
+  party). Their statistics and meters come back in ``Stats`` messages.
+
+Timeouts measure silence: the client fails only when *no* frame arrived for ``timeout`` seconds while it
+waits (:func:`cmpc.runtime.run_role`), so a long offline batch that keeps making progress never times out.
+A server that fails tells the client (``Abort``); a server thread or process that dies is noticed by the
+client's poll within a quarter second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+import time
+import warnings
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cmpc import runtime
+from cmpc.launch import Child, LaunchError, python_module
+from cmpc.net import MemoryNetwork, Meter, Transport
+from cmpc.net.link import LinkEmulator, LinkSpec
+
+from .base import Outgoing
+from .client import Client, PartyError
+from .cloud import Cloud, CloudLayer
+from .edge import Edge
+from .messages import Codec
+from .spec import CLIENT, CLOUD, SessionSpec
+
+__all__ = ["Execution", "LocalExecution", "ProcessExecution"]
+
+
+class Execution(ABC):
+    """Runs the client's operations against the servers (see the module docstring)."""
+
+    client: Client
+    timeout: float
+
+    @abstractmethod
+    def run(self, outgoing: Outgoing) -> None:
+        """Send ``outgoing`` as the client and process replies until it expects nothing."""
+
+    @property
+    @abstractmethod
+    def meter(self) -> Meter:
+        """Traffic of every party so far."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Stop the servers and release resources."""
+
+
+class LocalExecution(Execution):
+    """Every party in this process: ``mode="sequential"`` or ``"threads"``."""
+
+    def __init__(
+        self,
+        client: Client,
+        cloud: Cloud,
+        edges: list[Edge],
+        *,
+        mode: str,
+        timeout: float,
+        link: LinkSpec | None = None,
+        transcript: runtime.Transcript | None = None,
+    ) -> None:
+        self.client, self.cloud, self.edges = client, cloud, edges
+        self.mode, self.timeout, self.codec = mode, timeout, Codec()
+        spec = client.spec
+        self._meter = Meter()
+        self.network = MemoryNetwork(spec.parties(), meter=self._meter)
+        self.roles: dict[str, Any] = {CLIENT: client, CLOUD: cloud, **{e.name: e for e in edges}}
+        self.threads: dict[str, runtime.RoleThread] = {}
+        if mode == "sequential":
+            self.seq = runtime.Sequential(self.roles, self.network, self.codec, transcript=transcript)
+            return
+        self.link = link
+        self.transports = {name: self._wrap(self.network.transport(name)) for name in self.roles}
+        for name, role in self.roles.items():
+            if name != CLIENT:
+                self.threads[name] = runtime.RoleThread(
+                    name, role, self.transports[name], self.codec, timeout=timeout
+                ).start()
+
+    def _wrap(self, inner: Transport) -> Transport:
+        return inner if self.link is None else LinkEmulator(inner, default=self.link)
+
+    def _poll(self) -> None:
+        root = runtime.first_error(self.threads.values())
+        if root is not None and root.error is not None:
+            raise root.error
+
+    def run(self, outgoing: Outgoing) -> None:
+        client = self.client
+        if self.mode == "sequential":
+            self.seq.send(CLIENT, outgoing)
+            self.seq.run(lambda: not client.expecting)
+            return
+        tr = self.transports[CLIENT]
+        runtime.send_all(tr, self.codec, outgoing)
+        runtime.run_role(
+            client,
+            tr,
+            self.codec,
+            timeout=self.timeout,
+            start=False,
+            until=lambda: not client.expecting,
+            poll=self._poll,
+        )
+
+    @property
+    def meter(self) -> Meter:
+        if self.mode != "sequential":
+            for tr in self.transports.values():
+                if isinstance(tr, LinkEmulator):
+                    tr.flush(self.timeout)
+        return self._meter
+
+    def close(self) -> None:
+        if self.mode == "sequential":
+            return
+        with contextlib.suppress(Exception):
+            runtime.send_all(self.transports[CLIENT], self.codec, self.client.shutdown())
+        for th in self.threads.values():
+            th.join(2.0)
+            th.stop.set()
+        for tr in self.transports.values():
+            if isinstance(tr, LinkEmulator):
+                with contextlib.suppress(Exception):
+                    tr.close()
+
+
+def write_cloud_layers(path: Path, layers: list[CloudLayer]) -> None:
+    """The cloud's private weights for its process (``w<ℓ>``, ``b<ℓ>``; int64, no pickle)."""
+    arrays: dict[str, Any] = {}
+    for q in layers:
+        arrays[f"w{q.index}"] = np.asarray(q.weight, np.int64)
+        arrays[f"b{q.index}"] = np.asarray(q.bias_mod, np.int64)
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)  # type: ignore[arg-type]
+    path.chmod(0o600)
+
+
+def read_cloud_layers(path: str | Path, spec: SessionSpec) -> list[CloudLayer]:
+    with np.load(path, allow_pickle=False) as data:
+        return [
+            CloudLayer(ell, np.asarray(data[f"w{ell}"], np.int64), np.asarray(data[f"b{ell}"], np.int64))
+            for ell in range(1, spec.layers + 1)
+        ]
+
+
+class ProcessExecution(Execution):
+    """The cloud and every edge as processes over TCP (+ mutual TLS unless ``insecure``)."""
+
+    def __init__(
+        self,
+        client: Client,
+        cloud_layers: list[CloudLayer],
+        *,
+        timeout: float,
+        link: LinkSpec | None = None,
+        insecure: bool = False,
+        startup_timeout: float = 120.0,
+    ) -> None:
+        from cmpc.net.tcp import TcpTransport, free_loopback_ports
+        from cmpc.net.tls import load_credentials, write_keys
+
+        self.client, self.timeout, self.codec = client, timeout, Codec()
+        spec = client.spec
+        self._tmp = tempfile.TemporaryDirectory(prefix="private-mdi-")
+        work = Path(self._tmp.name)
+        parties = spec.parties()
+        keys = None if insecure else write_keys(work / "keys", parties)
+        ports = free_loopback_ports(len(parties))
+        addresses = {pid: ("127.0.0.1", port) for pid, port in zip(parties, ports)}
+        (work / "addresses.json").write_text(json.dumps(addresses), encoding="utf-8")
+        (work / "spec.json").write_text(spec.to_json(), encoding="utf-8")
+        write_cloud_layers(work / "cloud-weights.npz", cloud_layers)
+        self.children: dict[str, Child] = {}
+        self._server_stats: dict[str, dict[str, Any]] = {}
+        try:
+            for pid in parties[1:]:
+                args = [
+                    "party",
+                    "--spec",
+                    str(work / "spec.json"),
+                    "--party",
+                    pid,
+                    "--addresses",
+                    str(work / "addresses.json"),
+                    "--timeout",
+                    str(timeout),
+                ]
+                args += ["--insecure"] if insecure else ["--keys", str(keys)]
+                if pid == CLOUD:
+                    args += ["--weights", str(work / "cloud-weights.npz")]
+                if link is not None:
+                    args += [
+                        "--latency-ms",
+                        str(link.latency_ms),
+                        "--bandwidth-mbps",
+                        str(link.bandwidth_mbps or 0),
+                    ]
+                self.children[pid] = Child(pid, python_module("private_mdi", *args), log=work / f"{pid}.log")
+            self._local_meter = Meter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                creds = None if keys is None else load_credentials(keys, CLIENT)
+                self.tcp = TcpTransport(
+                    CLIENT, addresses, credentials=creds, insecure=insecure, meter=self._local_meter
+                ).start()
+            self.transport: Transport = self.tcp if link is None else LinkEmulator(self.tcp, default=link)
+            deadline = time.monotonic() + startup_timeout
+            for child in self.children.values():
+                child.expect("LISTENING", deadline)
+        except BaseException:
+            self.close()
+            raise
+
+    def _poll(self) -> None:
+        for pid, child in self.children.items():
+            if child.returncode is not None:
+                tail = child.log_tail().strip().splitlines()
+                raise PartyError(
+                    f"{pid} process exited (status {child.returncode})" + (f": {tail[-1]}" if tail else "")
+                )
+
+    def run(self, outgoing: Outgoing) -> None:
+        client = self.client
+        runtime.send_all(self.transport, self.codec, outgoing)
+        runtime.run_role(
+            client,
+            self.transport,
+            self.codec,
+            timeout=self.timeout,
+            start=False,
+            until=lambda: not client.expecting,
+            poll=self._poll,
+        )
+        for pid, st in client.stats.items():
+            self._server_stats[pid] = st
+
+    @property
+    def meter(self) -> Meter:
+        if isinstance(self.transport, LinkEmulator):
+            self.transport.flush(self.timeout)
+        self.tcp.flush(self.timeout)  # sends are asynchronous: wait until they are written and metered
+        merged = Meter()
+        merged.merge(self._local_meter)
+        for st in self._server_stats.values():
+            for key, t in st.get("meter", {}).items():
+                phase, src, dst = key.split("|")
+                for _ in range(t["messages"] - 1):
+                    merged.record(phase, src, dst, 0)
+                merged.record(phase, src, dst, t["bytes"])
+        return merged
+
+    def close(self) -> None:
+        if hasattr(self, "transport"):
+            with contextlib.suppress(Exception):
+                runtime.send_all(self.transport, self.codec, self.client.shutdown())
+                self.tcp.flush(2.0)
+        for child in self.children.values():
+            with contextlib.suppress(LaunchError, OSError):
+                child.close(goodbye="EXIT", grace=5.0)
+        if hasattr(self, "transport"):
+            with contextlib.suppress(Exception):
+                self.transport.close()
+        self._tmp.cleanup()
