@@ -20,10 +20,15 @@ that phase (the spans each party reports, wall clock), as in :func:`cmpc.simulat
 ``GO`` to the master holding Y; ``bytes`` per phase — frame payloads summed over every party's meter (TLS
 record overhead and handshakes excluded). ``--format json`` prints exactly::
 
-    {"correct": bool, "workers": N', "seconds": {"phase1", "phase2", "phase3", "total"}, "bytes": {...}}
+    {"correct": bool, "workers": N', "seconds": {"phase1", "phase2", "phase3", "total"}, "bytes": {...},
+     "startup_s": float, "wall_s": float}
 
 where ``workers`` is the number of worker processes (N′; N unless ``--workers`` asks for spares) and
-``bytes`` has ``phase1``, ``phase2``, ``phase3`` and ``total``. On failure ``correct`` is false, the parties'
+``bytes`` has ``phase1``, ``phase2``, ``phase3`` and ``total``; ``startup_s`` is the time from the launch
+to ``GO`` (processes, imports, handshakes) and ``wall_s`` the whole launch until every process exited.
+Progress goes to stderr, one line per step (processes started, listening k/N, connected k/N, each phase
+with bytes and seconds, where the result is, a final line), in both formats; ``--quiet`` silences it.
+On failure ``correct`` is false, the parties'
 errors go to stderr and the exit status is 1. Each party runs single-threaded BLAS (``OMP_NUM_THREADS=1``
 unless set): N′ + 3 processes share the machine's cores.
 """
@@ -41,13 +46,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..checks import check_float, check_int, check_timeout
 from ..errors import ParameterError
 from ..net.base import Traffic
 from ..net.config import NetworkConfig, PartyAddress, dump_config
@@ -55,9 +61,26 @@ from ..net.link import LinkSpec
 from ..net.tcp import free_loopback_ports
 from ..net.tls import write_keys
 
-__all__ = ["LocalRun", "register", "run", "run_local"]
+__all__ = ["LocalRun", "add_session_arguments", "register", "run", "run_local"]
 
 PHASES = ("phase1", "phase2", "phase3")
+#: largest matrix side ``cmpc run --local`` accepts (A and B are m×m int64 in every source)
+MAX_M = 2**15
+#: largest s, t or z the command lines accept (bounds the code construction before it starts)
+MAX_CODE_PARAM = 16
+#: most party processes ``cmpc run --local`` starts on one machine
+MAX_PROCESSES = 512
+
+
+def add_session_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--code --s --t --z --m --p --workers``: the session a command draws (``run``, ``init``)."""
+    parser.add_argument("--code", default="age", help="code name (cmpc.codes.available())")
+    parser.add_argument("--s", type=int, default=2)
+    parser.add_argument("--t", type=int, default=2)
+    parser.add_argument("--z", type=int, default=2)
+    parser.add_argument("--m", type=int, default=512, help="A and B are m×m (default 512)")
+    parser.add_argument("--p", type=int, default=2**31 - 1, help="prime modulus (default 2^31 - 1)")
+    parser.add_argument("--workers", type=int, help="worker processes N' >= N (spares tolerate stragglers)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,13 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--local", action="store_true", required=True,
                         help="spawn every party on 127.0.0.1 (the only mode so far)")
-    parser.add_argument("--code", default="age", help="code name (cmpc.codes.available())")
-    parser.add_argument("--s", type=int, default=2)
-    parser.add_argument("--t", type=int, default=2)
-    parser.add_argument("--z", type=int, default=2)
-    parser.add_argument("--m", type=int, default=512, help="A and B are m×m (default 512)")
-    parser.add_argument("--p", type=int, default=2**31 - 1, help="prime modulus (default 2^31 - 1)")
-    parser.add_argument("--workers", type=int, help="worker processes N' >= N (spares tolerate stragglers)")
+    add_session_arguments(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--insecure", action="store_true", help="plain TCP without TLS (warns)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="emulated latency per message")
@@ -82,6 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="protocol receive timeout, seconds")
     parser.add_argument("--seed", type=int, default=1, help="public seed of the demo inputs A, B")
     parser.add_argument("--keep", metavar="DIR", help="keep keys, config, logs and reports in DIR")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(func=run)
 
 
@@ -104,9 +122,10 @@ class LocalRun:
     logs: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        """The JSON of ``--format json`` (exactly these keys)."""
+        """The JSON of ``--format json`` (these keys, in this order; later versions only append keys)."""
         return {
             "correct": self.correct, "workers": self.workers, "seconds": self.seconds, "bytes": self.bytes,
+            "startup_s": round(self.startup_seconds, 4), "wall_s": round(self.wall_seconds, 4),
         }
 
 
@@ -205,23 +224,39 @@ def run_local(
     keys_override: Mapping[str, str] | None = None,
     workdir: str | os.PathLike[str] | None = None,
     startup_timeout: float = 120.0,
+    progress: Callable[[str], None] | None = None,
 ) -> LocalRun:
     """Launch every party as a subprocess on loopback and run one session; see the module docstring.
 
     ``crash={"worker-1": 2}`` kills that worker right after its 2nd received frame (fault injection).
     ``keys_override={"worker-0": "/other/keys"}`` gives a party another key directory (tests of refusal).
+    ``progress`` receives one human line per step (processes started, listening k/N, connected, done).
     """
+    say = progress or (lambda _msg: None)
     from .. import codes
     from ..field import PrimeField
     from ..protocol import Session, exact_product
     from .party import demo_inputs
 
-    if m < 1:
-        raise ParameterError(f"--m must be >= 1, got {m}")
-    if timeout <= 0:
-        raise ParameterError(f"--timeout must be > 0, got {timeout}")
+    check_int("--m", m, 1, MAX_M)
+    for name, value in (("--s", s), ("--t", t), ("--z", z)):
+        check_int(name, value, 1, MAX_CODE_PARAM)
+    check_int("--seed", seed, 0)
+    timeout = check_timeout("--timeout", timeout)
+    connect_timeout = check_timeout("connect_timeout", connect_timeout)
+    startup_timeout = check_timeout("startup_timeout", startup_timeout)
+    check_float("--latency-ms", latency_ms, 0.0, 60_000.0)
+    check_float("--bandwidth-mbps", bandwidth_mbps, 0.0)
+    if workers is not None:
+        check_int("--workers", workers, 1, MAX_PROCESSES)
     LinkSpec(latency_ms, bandwidth_mbps or None)  # validates
     the_code = codes.make(code, s=s, t=t, z=z)
+    n_processes = max(the_code.n_workers, workers or 0) + 3
+    if n_processes > MAX_PROCESSES:
+        raise ParameterError(
+            f"{n_processes} party processes are more than the {MAX_PROCESSES} `cmpc run --local` starts; "
+            "use a smaller code or fewer --workers"
+        )
     fld = PrimeField(p)
     session = Session.create(the_code, fld, (m, m), (m, m), workers)
     parties = session.parties
@@ -272,15 +307,19 @@ def run_local(
             if keys_override and pid in keys_override:
                 cmd += ["--keys", str(keys_override[pid])]
             children[pid] = _Child(pid, cmd, env, work / f"{pid}.log")
+        say(f"started {len(children)} processes ({session.n_total} workers, 2 sources, master); "
+            f"files in {work}")
         startup_errors: dict[str, str] = {}
         deadline = time.monotonic() + startup_timeout
-        for word, reply in (("LISTENING", "DIAL"), ("READY", "GO")):
+        for word, reply, step in (("LISTENING", "DIAL", "listening"), ("READY", "GO", "connected")):
             alive = [c for pid, c in children.items() if pid not in startup_errors]
             for child in alive:
                 try:
                     child.expect(word, deadline)
                 except (TimeoutError, RuntimeError) as exc:
                     startup_errors[child.party] = str(exc)
+            ok = len(alive) - len(set(startup_errors) & {c.party for c in alive})
+            say(f"parties {step} {ok}/{len(children)} ({time.perf_counter() - wall0:.2f} s)")
             t_go = time.time()
             for child in alive:
                 child.tell(reply)
@@ -309,6 +348,7 @@ def run_local(
                     errors.setdefault(pid, f"{reports[pid]['error_type']}: {reports[pid]['error']}")
             elif pid not in crash:
                 errors.setdefault(pid, f"no report (exit status {child.proc.returncode})")
+        say(f"parties finished ({wall:.2f} s)")
         y = None
         if (work / "Y.npy").exists():
             y = np.load(work / "Y.npy", allow_pickle=False)
@@ -354,14 +394,33 @@ def _fmt_bytes(n: int) -> str:
     return str(n)  # pragma: no cover
 
 
+def _say(message: str) -> None:
+    print(f"cmpc run: {message}", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
+    say = (lambda _m: None) if args.quiet else _say
     res = run_local(
         args.code, args.s, args.t, args.z, args.m,
         p=args.p, workers=args.workers, insecure=args.insecure, latency_ms=args.latency_ms,
         bandwidth_mbps=args.bandwidth_mbps, timeout=args.timeout, seed=args.seed, workdir=args.keep,
+        progress=say,
     )
     for pid, err in sorted(res.errors.items()):
         print(f"{pid}: {err}", file=sys.stderr)
+    for ph in PHASES:
+        sec = res.seconds[ph]
+        if sec is not None:
+            say(f"{ph} done: {_fmt_bytes(res.bytes[ph])} in {sec:.3f} s")
+    if res.y is not None:
+        kept = res.workdir
+        where = str(kept / "Y.npy") if kept is not None else "checked and discarded (use --keep DIR)"
+        say(f"result Y ({res.y.shape[0]}×{res.y.shape[1]}): {where}")
+    if res.correct:
+        say(f"finished OK: Y == A^T B mod p, {res.wall_seconds:.2f} s wall "
+            f"({res.startup_seconds:.2f} s start-up)")
+    else:
+        say("FAILED: the result is wrong or missing (errors above)")
     if args.format == "json":
         print(json.dumps(res.summary()))
         return 0 if res.correct else 1
