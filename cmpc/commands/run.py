@@ -36,15 +36,12 @@ unless set): N′ + 3 processes share the machine's cores.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import json
 import os
-import queue
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +52,7 @@ import numpy as np
 
 from ..checks import check_float, check_int, check_timeout
 from ..errors import ParameterError
+from ..launch import Child, child_env
 from ..net.base import Traffic
 from ..net.config import NetworkConfig, PartyAddress, dump_config
 from ..net.link import LinkSpec
@@ -127,70 +125,6 @@ class LocalRun:
             "correct": self.correct, "workers": self.workers, "seconds": self.seconds, "bytes": self.bytes,
             "startup_s": round(self.startup_seconds, 4), "wall_s": round(self.wall_seconds, 4),
         }
-
-
-class _Child:
-    """One party process with a thread that turns its stdout lines into queue items."""
-
-    def __init__(self, party: str, cmd: list[str], env: Mapping[str, str], log: Path) -> None:
-        self.party = party
-        self.log = log
-        self._log_fh = open(log, "wb")  # closed in close()
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log_fh, env=dict(env)
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            self.lines.put(raw.decode("utf-8", "replace").strip())
-        self.lines.put(None)
-
-    def expect(self, word: str, deadline: float) -> None:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"{self.party} did not say {word} in time")
-            try:
-                line = self.lines.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if line is None:
-                raise RuntimeError(f"{self.party} exited before {word} (status {self.proc.wait()})")
-            if line == word:
-                return
-
-    def tell(self, word: str) -> None:
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.write(word.encode() + b"\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            pass  # it died; its report (or lack of one) says so
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):  # a dead child's stdin may hold an unflushed line
-                    pipe.close()
-        self._log_fh.close()
-
-
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        env.setdefault(var, "1")
-    env["PYTHONUNBUFFERED"] = "1"
-    # the children must import this very package, wherever it is
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
 
 
 def _traffic(reports: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, str, str], Traffic]:
@@ -272,7 +206,7 @@ def run_local(
         work = Path(workdir)
         work.mkdir(parents=True, exist_ok=True)
     wall0 = time.perf_counter()
-    children: dict[str, _Child] = {}
+    children: dict[str, Child] = {}
     try:
         for stale in [*work.glob("*.report.json"), *work.glob("*.log"), work / "Y.npy"]:
             stale.unlink(missing_ok=True)  # a reused --keep directory must not feed old results back
@@ -291,7 +225,7 @@ def run_local(
             bandwidth_mbps=bandwidth_mbps,
         )
         (work / "parties.toml").write_text(dump_config(cfg), encoding="utf-8")
-        env = _child_env()
+        env = child_env()
         module = "cmpc" if importlib.util.find_spec("cmpc.__main__") else "cmpc.cli"
         for pid in parties:
             cmd = [sys.executable, "-m", module, "party", "--config", str(work / "parties.toml"),
@@ -306,7 +240,7 @@ def run_local(
                 cmd += ["--crash-after-frames", str(crash[pid])]
             if keys_override and pid in keys_override:
                 cmd += ["--keys", str(keys_override[pid])]
-            children[pid] = _Child(pid, cmd, env, work / f"{pid}.log")
+            children[pid] = Child(pid, cmd, log=work / f"{pid}.log", env=env)
         say(f"started {len(children)} processes ({session.n_total} workers, 2 sources, master); "
             f"files in {work}")
         startup_errors: dict[str, str] = {}
@@ -317,8 +251,8 @@ def run_local(
                 try:
                     child.expect(word, deadline)
                 except (TimeoutError, RuntimeError) as exc:
-                    startup_errors[child.party] = str(exc)
-            ok = len(alive) - len(set(startup_errors) & {c.party for c in alive})
+                    startup_errors[child.name] = str(exc)
+            ok = len(alive) - len(set(startup_errors) & {c.name for c in alive})
             say(f"parties {step} {ok}/{len(children)} ({time.perf_counter() - wall0:.2f} s)")
             t_go = time.time()
             for child in alive:
