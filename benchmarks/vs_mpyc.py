@@ -1,6 +1,6 @@
 """Secure AᵀB against a real MPC framework: MPyC (``-M 3``) vs ``cmpc run --local``, same machine, same run.
 
-    .venv/bin/python benchmarks/vs_mpyc.py                # m = 256, p = 2^31 − 1, z = 1
+    .venv/bin/python benchmarks/vs_mpyc.py                # rows for m = 256, 512, 1024; p = 2^31 − 1, z = 1
     .venv/bin/python benchmarks/vs_mpyc.py --m 128 --repeat 3 --no-ssl
 
 Task: A, B ∈ GF(p)^{m×m}, A held by one party, B by another, Y = AᵀB revealed, privacy against z = 1
@@ -49,12 +49,12 @@ MPYC_PROGRAM = textwrap.dedent(
     import numpy as np
     from mpyc.runtime import mpc
 
-    def arg(name, default):
-        return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
-
     async def main():
-        m = int(arg("--m", "256"))
-        out = arg("--report-dir", ".")
+        # the size and report folder come from the environment: MPyC's own option parser runs first and
+        # takes any abbreviation of its options (``--m`` is read as ``--mix32-64bit``); the parties MPyC
+        # starts itself (-M 3) inherit the environment (mpyc/runtime.py, subprocess.Popen without env=)
+        m = int(os.environ["CMPC_VS_MPYC_M"])
+        out = os.environ["CMPC_VS_MPYC_OUT"]
         p = 2**31 - 1
         secfld = mpc.SecFld(p)
         await mpc.start()
@@ -73,7 +73,7 @@ MPYC_PROGRAM = textwrap.dedent(
         ok = all(int(y[i, j]) == int((a_[:, i] * b_[:, j]).sum() % p) for i, j in ((0, 0), (m - 1, 1)))
         await mpc.shutdown()
         with open(os.path.join(out, f"mpyc-{mpc.pid}.json"), "w") as fh:
-            json.dump({"pid": mpc.pid, "t0": t0, "t1": t1, "bytes": sent, "ok": ok}, fh)
+            json.dump({"pid": mpc.pid, "m": m, "t0": t0, "t1": t1, "bytes": sent, "ok": ok}, fh)
 
     mpc.run(main())
     """
@@ -157,12 +157,12 @@ def run_mpyc(m: int, ssl: bool, timeout: float = 600.0) -> dict:
         (work / "prog.py").write_text(MPYC_PROGRAM)
         if ssl:
             mpyc_certificates(work, 3)
-        cmd = [sys.executable, "prog.py", "-M", "3", "-B", str(free_base_port()), "--no-log",
-               "--m", str(m), "--report-dir", str(work)]
+        cmd = [sys.executable, "prog.py", "-M", "3", "-B", str(free_base_port()), "--no-log"]
         if ssl:
             cmd.append("--ssl")
+        env = dict(os.environ, CMPC_VS_MPYC_M=str(m), CMPC_VS_MPYC_OUT=str(work))
         t0 = time.perf_counter()
-        subprocess.run(cmd, cwd=work, check=True, timeout=timeout, stdout=subprocess.DEVNULL)
+        subprocess.run(cmd, cwd=work, check=True, timeout=timeout, stdout=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + 60
         reports = []
         while time.monotonic() < deadline:  # parties 1, 2 are MPyC's own subprocesses
@@ -177,6 +177,8 @@ def run_mpyc(m: int, ssl: bool, timeout: float = 600.0) -> dict:
         wall = time.perf_counter() - t0
     if len(reports) != 3:
         raise RuntimeError("MPyC parties did not all report")
+    if any(r["m"] != m for r in reports):
+        raise RuntimeError(f"MPyC ran m = {[r['m'] for r in reports]}, not the requested {m}")
     return {
         "seconds": max(r["t1"] for r in reports) - min(r["t0"] for r in reports),
         "wall": wall,
@@ -210,33 +212,42 @@ def median_of(runs: list[dict]) -> dict:
     return out
 
 
+def compare(m: int, repeat: int, ssl: bool) -> dict[str, dict]:
+    """One block of rows (MPyC, cmpc bgw, cmpc age) for size ``m``, run back to back."""
+    rows: dict[str, dict] = {}
+    rows["mpyc -M 3 (Shamir t=1)"] = median_of([run_mpyc(m, ssl) for _ in range(repeat)])
+    rows["cmpc bgw (N=3)"] = median_of([run_ours("bgw", 1, 1, m, not ssl) for _ in range(repeat)])
+    rows["cmpc age s=t=2 (N=14)"] = median_of([run_ours("age", 2, 2, m, not ssl) for _ in range(repeat)])
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--m", type=int, default=256)
+    ap.add_argument("--m", type=int, action="append",
+                    help="matrix side; repeat for several rows (default: 256, 512 and 1024)")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--no-ssl", action="store_true", help="MPyC without TLS and cmpc with --insecure")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = ap.parse_args(argv)
     ssl = not args.no_ssl
-    rows: dict[str, dict] = {}
-    rows["mpyc -M 3 (Shamir t=1)"] = median_of([run_mpyc(args.m, ssl) for _ in range(args.repeat)])
-    rows["cmpc bgw (N=3)"] = median_of([run_ours("bgw", 1, 1, args.m, not ssl) for _ in range(args.repeat)])
-    rows["cmpc age s=t=2 (N=14)"] = median_of([run_ours("age", 2, 2, args.m, not ssl)
-                                              for _ in range(args.repeat)])
-    base = rows["mpyc -M 3 (Shamir t=1)"]
+    sizes = args.m or [256, 512, 1024]
+    blocks = {m: compare(m, args.repeat, ssl) for m in sizes}
     if args.json:
-        print(json.dumps({"m": args.m, "p": P, "tls": ssl, "rows": rows}, indent=1))
+        by_m = {str(m): rows for m, rows in blocks.items()}
+        print(json.dumps({"p": P, "tls": ssl, "blocks": by_m}, indent=1))
         return 0
-    print(f"secure A^T B, m = {args.m}, p = 2^31 - 1, z = 1, 127.0.0.1, "
-          f"{'TLS' if ssl else 'plain TCP'}, median of {args.repeat}; machine: {os.cpu_count()} CPUs")
-    print(f"{'system':<24} {'procs':>5} {'protocol s':>11} {'wall s':>8} {'MB sent':>9} "
+    print(f"secure A^T B, p = 2^31 - 1, z = 1, 127.0.0.1, {'TLS' if ssl else 'plain TCP'}, "
+          f"median of {args.repeat}; machine: {os.cpu_count()} CPUs")
+    print(f"{'m':>5} {'system':<24} {'procs':>5} {'protocol s':>11} {'wall s':>8} {'MB sent':>9} "
           f"{'speed-up':>9} {'wall x':>7} {'correct':>8}")
-    for name, r in rows.items():
-        print(f"{name:<24} {r['parties']:>5} {r['seconds']:>11.3f} {r['wall']:>8.2f} "
-              f"{r['bytes'] / 1e6:>9.2f} {base['seconds'] / r['seconds']:>8.1f}x "
-              f"{base['wall'] / r['wall']:>6.2f}x {r['correct']!s:>8}")
+    for m, rows in blocks.items():
+        base = rows["mpyc -M 3 (Shamir t=1)"]
+        for name, r in rows.items():
+            print(f"{m:>5} {name:<24} {r['parties']:>5} {r['seconds']:>11.3f} {r['wall']:>8.2f} "
+                  f"{r['bytes'] / 1e6:>9.2f} {base['seconds'] / r['seconds']:>8.1f}x "
+                  f"{base['wall'] / r['wall']:>6.2f}x {r['correct']!s:>8}")
     print("speed-up = MPyC protocol seconds / this row's protocol seconds (connected → result); "
-          "wall = whole command incl. start-up")
+          "wall x = MPyC whole-command seconds / this row's (incl. start-up)")
     return 0
 
 

@@ -4,13 +4,14 @@ Public entry points::
 
     from cmpc import PrimeField, RandomSource, codes, simulate
 
-``codes`` and ``simulate`` are imported lazily so that ``import cmpc`` stays cheap.
+``PrimeField``, ``RandomSource``, ``codes`` and ``simulate`` are imported lazily (on first use) so that
+``import cmpc`` and the command line's start-up stay cheap.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     CMPCError,
@@ -25,8 +26,10 @@ from .errors import (
     SingularMatrixError,
     TransportError,
 )
-from .field import PrimeField
-from .rand import RandomSource
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .field import PrimeField
+    from .rand import RandomSource
 
 __version__ = "0.1.0"
 
@@ -51,6 +54,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "PrimeField":
+        return importlib.import_module("cmpc.field").PrimeField
+    if name == "RandomSource":
+        return importlib.import_module("cmpc.rand").RandomSource
     if name in ("codes", "costs"):
         return importlib.import_module(f"cmpc.{name}")
     if name == "simulate":

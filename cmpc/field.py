@@ -96,6 +96,18 @@ class PrimeField:
     ----------
     p:
         The modulus; checked to be a prime below 2^63 (:class:`NotPrimeError`, :class:`ParameterError`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> F = PrimeField(2**31 - 1)
+    >>> a = np.array([[2**30, 3], [5, 7]])
+    >>> F.raw_matmul(a, a).tolist()     # exact: 2^60 + 15 ≡ 2^29 + 15 (mod 2^31 − 1), not a float
+    [[536870927, 1073741846], [1073741861, 64]]
+    >>> F.asarray([[1.5]])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cmpc.errors.ParameterError: array must have an integer dtype, got float64; convert explicitly ...
     """
 
     def __init__(self, p: int) -> None:

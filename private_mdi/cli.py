@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
-from cmpc.errors import CMPCError, ParameterError
+from cmpc.cliutil import add_common_options, run_cli
+from cmpc.errors import ParameterError
 from cmpc.net.link import LinkSpec
 
 from .inference import DEFAULT_KEY_BITS, PrivateInference
@@ -146,8 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .protocol.party import add_arguments
 
     ap = argparse.ArgumentParser(prog=PROG, description="privateMDI private inference")
-    ap.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    ap.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    add_common_options(ap, PROG, _version())  # --version, --debug (the shared policy of cmpc.cliutil)
     # only listed commands appear in the help; "party" is internal (started by the launcher)
     sub = ap.add_subparsers(dest="command", required=True, metavar="{demo}")
     d = sub.add_parser("demo", help="run the digits example end to end and print accuracy, time and traffic")
@@ -186,18 +185,7 @@ def _party(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``private-mdi`` console script (see the module docstring for exit statuses)."""
-    ap = build_parser()
-    args = ap.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except (CMPCError, OSError) as exc:
-        if args.debug:
-            raise
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, ParameterError) else 1
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 1
+    return run_cli(PROG, build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
 """Bristol Fashion reader/writer and the AES-128 circuit against AES from ``cryptography``.
 
-Bit order of shared/circuits/aes_128.txt (checked here): input 0 = key, input 1 = plaintext; a 16-byte
-string B enters as the 128 bits of the integer int.from_bytes(B, "big"), least-significant bit first;
-the ciphertext comes out the same way.
+Bit order of tests/vectors/bristol_aes_128.txt (provenance: tests/vectors/README-bristol-aes.md; checked
+here): input 0 = key, input 1 = plaintext; a 16-byte string B enters as the 128 bits of the integer
+int.from_bytes(B, "big"), least-significant bit first; the ciphertext comes out the same way.
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -16,18 +16,15 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from cmpc.rand import RandomSource
 from private_mdi.errors import CircuitError
-from private_mdi.gc import Circuit, parse_bristol, run
-from private_mdi.gc.circuit import AND, EQ, EQW, INV, XOR
+from private_mdi.gc import Circuit, run
+from private_mdi.gc.circuit import AND, EQ, EQW, INV, XOR, parse_bristol
 
-_CANDIDATES = [
-    Path(__file__).resolve().parent / "vectors" / "aes_128.txt",  # if copied into the repository
-    Path(__file__).resolve().parents[2] / "shared" / "circuits" / "aes_128.txt",  # ../shared
-    Path("/work/shared/circuits/aes_128.txt"),
-]
-AES_PATH = next((p for p in _CANDIDATES if p.exists()), _CANDIDATES[-1])
-# Outside CI a checkout without ../shared skips these tests; in CI (CI=true) the file must be there.
-_MISSING = not AES_PATH.exists() and not os.environ.get("CI")
-needs_aes = pytest.mark.skipif(_MISSING, reason="shared/circuits/aes_128.txt not available")
+AES_PATH = Path(__file__).resolve().parent / "vectors" / "bristol_aes_128.txt"
+AES_SHA256 = "40423a0cdaf5d4d34aba872c12660f115dc25c12eea6e24a9304578e79df6d04"
+
+
+def test_vendored_aes_circuit_digest() -> None:
+    assert hashlib.sha256(AES_PATH.read_bytes()).hexdigest() == AES_SHA256
 
 
 def block_to_bits(block: bytes) -> list[int]:
@@ -45,8 +42,6 @@ def aes(key: bytes, block: bytes) -> bytes:
 
 @pytest.fixture(scope="module")
 def aes_circuit() -> Circuit:
-    if _MISSING:
-        pytest.skip("aes_128.txt not available")
     return Circuit.from_bristol(AES_PATH, input_names=["key", "plaintext"])
 
 
@@ -61,7 +56,6 @@ def _aes_inputs(n: int, seed: int) -> tuple[list[bytes], list[bytes], np.ndarray
     return keys, pts, bits
 
 
-@needs_aes
 def test_aes_circuit_shape(aes_circuit: Circuit) -> None:
     assert aes_circuit.and_count == 6400
     assert list(aes_circuit.inputs) == ["key", "plaintext"]
@@ -69,7 +63,6 @@ def test_aes_circuit_shape(aes_circuit: Circuit) -> None:
     assert aes_circuit.plan().n_and == 6400
 
 
-@needs_aes
 def test_aes_plaintext_matches_cryptography(aes_circuit: Circuit) -> None:
     keys, pts, bits = _aes_inputs(64, seed=1)
     out = aes_circuit.evaluate(bits)
@@ -78,7 +71,6 @@ def test_aes_plaintext_matches_cryptography(aes_circuit: Circuit) -> None:
         assert bits_to_block(out[i]) == aes(keys[i], pts[i])
 
 
-@needs_aes
 def test_aes_garbled_matches_cryptography(aes_circuit: Circuit) -> None:
     keys, pts, bits = _aes_inputs(3, seed=2)
     out = run(aes_circuit, bits, rng=RandomSource(seed=3))
@@ -90,7 +82,6 @@ def test_aes_garbled_matches_cryptography(aes_circuit: Circuit) -> None:
     assert bits_to_block(out[0]) == aes(keys[0], pts[0])
 
 
-@needs_aes
 def test_aes_round_trip_through_writer(aes_circuit: Circuit) -> None:
     text = aes_circuit.to_bristol()
     again = parse_bristol(text, input_names=["key", "plaintext"])

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from private_mdi.errors import CircuitError, ParameterError
-from private_mdi.gc import ONE, ZERO, CircuitBuilder, bits_to_field, run
+from private_mdi.gc import CircuitBuilder, bits_to_field, run
+from private_mdi.gc.builder import ONE, ZERO
 from private_mdi.gc.circuit import AND
 
 

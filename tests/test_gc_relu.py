@@ -10,22 +10,24 @@ from hypothesis import strategies as st
 from cmpc.rand import RandomSource
 from private_mdi.errors import ParameterError
 from private_mdi.gc import (
-    assemble_labels,
     bits_to_field,
     decode,
     evaluate,
     field_to_bits,
     garble,
-    max_circuit,
-    max_reference,
     privatemdi_maxpool_relu_circuit,
     privatemdi_relu_circuit,
+    relu_circuit,
+    run,
+)
+from private_mdi.gc.encoding import assemble_labels
+from private_mdi.gc.relu import (
+    max_circuit,
+    max_reference,
     privatemdi_relu_inputs,
     privatemdi_relu_reference,
     relu_and_counts,
-    relu_circuit,
     relu_reference,
-    run,
 )
 
 P31 = 2**31 - 1

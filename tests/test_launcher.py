@@ -93,7 +93,8 @@ def test_config_round_trip():
         (PARTY_A + "[[party]]\nid = 'a'\nhost = 'h'\nport = 2\n", "duplicate"),
         (PARTY_A + "[[party]]\nid = 'b'\nhost = 'h'\nport = 1\n", "already used"),
         ("[session]\ntimeuot = 1\n[[party]]\nid = 'a'\nhost = 'h'\nport = 1\n", "unknown keys ['timeuot']"),
-        ("[session]\ntimeout = -1\n[[party]]\nid = 'a'\nhost = 'h'\nport = 1\n", "timeout must be > 0"),
+        ("[session]\ntimeout = -1\n[[party]]\nid = 'a'\nhost = 'h'\nport = 1\n",
+         "timeout must be a finite number of seconds"),
         ("[session]\ninsecure = 'yes'\n[[party]]\nid = 'a'\nhost = 'h'\nport = 1\n", "true or false"),
         ("[[party]]\nid = 'a'\nhost = 'h'\nport = 1\n[[link]]\na = 'a'\nb = 'zz'\n", "b must be one of"),
         ("x = [", "not valid TOML"),
@@ -164,8 +165,11 @@ def test_demo_inputs_and_send_targets():
 def test_run_local_rejects_bad_arguments():
     with pytest.raises(ParameterError, match="--m"):
         run_local("bgw", 1, 1, 1, 0)
-    with pytest.raises(ParameterError, match="latency_ms"):
+    with pytest.raises(ParameterError, match="latency-ms"):
         run_local("bgw", 1, 1, 1, 4, latency_ms=-1)
+    for bad in (float("nan"), float("inf"), 0.0, -3.0):
+        with pytest.raises(ParameterError, match="--timeout must be a finite number of seconds"):
+            run_local("bgw", 1, 1, 1, 4, timeout=bad)
     with pytest.raises(ParameterError, match="crash"):
         run_local("bgw", 1, 1, 1, 4, crash={"worker-7": 1})
 
@@ -244,8 +248,13 @@ def test_cli_json_output_insecure():
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert list(out) == ["correct", "workers", "seconds", "bytes"]
+    assert list(out)[:4] == ["correct", "workers", "seconds", "bytes"]  # later keys are appended only
+    assert out["startup_s"] > 0 and out["wall_s"] >= out["startup_s"]
+    assert "cmpc run: parties connected 6/6" in proc.stderr
+    assert "cmpc run: finished OK" in proc.stderr
     assert out["correct"] is True and out["workers"] == 3
+    assert out["worker_processes"] == 3 and out["workers_needed"] == 3  # bgw z = 1: N = 2z + 1
+    assert out["certificate"]["kind"] == "structural"  # the session's certificate is shown
     assert list(out["seconds"]) == ["phase1", "phase2", "phase3", "total"]
     assert set(out["bytes"]) == {"phase1", "phase2", "phase3", "total"}
     # three messages in sequence (share → Reshare → ResultShare; no spares, so no Ready/StartPhase2

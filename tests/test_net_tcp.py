@@ -306,3 +306,91 @@ def test_parameter_checks(keys):
             t.send("worker-0", b"x")
         with pytest.raises(TransportError, match="unknown peer"):
             t.send("worker-7", b"x")
+
+
+def dialer(keys, party, target):
+    """A second, separate transport for ``party`` that knows only ``target``'s real address."""
+    return TcpTransport(
+        party,
+        {party: ("127.0.0.1", 0), target.party: ("127.0.0.1", target.port)},
+        credentials=tls.load_credentials(keys, party),
+        connect_timeout=2.0,
+    ).start()
+
+
+def test_second_connection_with_the_same_identity_is_refused(keys):
+    """One live inbound connection per party id: a second dial as worker-0 is refused, the first lives on."""
+    ts = mesh(keys, ["worker-0", "worker-1"])
+    twin = dialer(keys, "worker-0", ts["worker-1"])
+    try:
+        ts["worker-0"].send("worker-1", b"first")
+        assert ts["worker-1"].recv(timeout=3) == ("worker-0", b"first")
+        with pytest.raises(TransportError, match="already connected") as info:
+            twin.connect(["worker-1"])
+        assert info.value.peer == "worker-1"
+        ts["worker-0"].send("worker-1", b"still here")
+        assert ts["worker-1"].recv(timeout=3) == ("worker-0", b"still here")
+    finally:
+        twin.close()
+        for t in ts.values():
+            t.close()
+
+
+def test_identity_may_reconnect_after_its_connection_ended(keys):
+    ts = mesh(keys, ["worker-0", "worker-1"])
+    try:
+        ts["worker-0"].send("worker-1", b"one")
+        assert ts["worker-1"].recv(timeout=3) == ("worker-0", b"one")
+        ts["worker-0"].close()  # BYE: the first connection ends in an orderly way
+        again = dialer(keys, "worker-0", ts["worker-1"])
+        try:
+            deadline = time.monotonic() + 3
+            while "worker-0" in ts["worker-1"]._inbound_live and time.monotonic() < deadline:
+                time.sleep(0.02)
+            again.send("worker-1", b"two")
+            assert ts["worker-1"].recv(timeout=3) == ("worker-0", b"two")
+        finally:
+            again.close()
+    finally:
+        for t in ts.values():
+            t.close()
+
+
+def test_inbox_is_bounded_per_peer(keys):
+    """A peer that floods a receiver which does not read is cut off with a TransportError naming it."""
+    ts = mesh(keys, ["worker-0", "worker-1", "master"], max_inbox=10_000)
+    try:
+        for _ in range(3):
+            ts["worker-0"].send("master", bytes(4000))
+        ts["worker-1"].send("master", bytes(4000))  # another peer has its own budget
+        ts["worker-0"].flush()
+        ts["worker-1"].flush()
+        deadline = time.monotonic() + 5
+        while ts["master"]._inbox.qsize() < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)  # master does not read: 2 + 1 frames and the error pile up
+        assert ts["master"].pending_bytes("worker-0") == 8000
+        frames, errors = [], []
+        for _ in range(4):
+            try:
+                frames.append(ts["master"].recv(timeout=3))
+            except TransportError as exc:
+                errors.append(exc)
+        assert sorted(s for s, _ in frames) == ["worker-0", "worker-0", "worker-1"]
+        assert len(errors) == 1 and errors[0].peer == "worker-0"
+        assert "max_inbox=10000" in str(errors[0]) and "worker-0" in str(errors[0])
+        assert ts["master"].pending_bytes("worker-0") == 0
+    finally:
+        for t in ts.values():
+            t.close()
+    with pytest.raises(ParameterError, match="max_inbox"):
+        TcpTransport(
+            "worker-0", {"worker-0": ("127.0.0.1", 0)}, credentials=tls.load_credentials(keys, "worker-0"),
+            max_inbox=0,
+        )
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), 0, -1.0, True])
+def test_timeouts_must_be_finite_positive(keys, bad):
+    creds = tls.load_credentials(keys, "worker-0")
+    with pytest.raises(ParameterError, match="connect_timeout must be a finite number"):
+        TcpTransport("worker-0", {"worker-0": ("127.0.0.1", 0)}, credentials=creds, connect_timeout=bad)

@@ -254,3 +254,16 @@ def test_decoder_fuzz_only_protocol_errors(data):
         msg.decode(data, p=2**31 - 1)
     except ProtocolError:
         pass
+
+
+def test_report_is_short_and_has_a_json_form():
+    import json
+
+    code = codes.make("age", s=2, t=2, z=2)
+    a, b = random_inputs(F31, 16, 16, 16, 11)
+    _, report = simulate(code, a, b, field=F31, rng=RandomSource(seed=12))
+    text = repr(report)
+    assert len(text) < 600 and "17 needed" in text and "structural" in text
+    d = json.loads(json.dumps(report.to_dict()))
+    assert d["workers"] == 17 and d["certificate"]["kind"] == "structural"
+    assert sum(v["bytes"] for v in d["traffic"].values()) == sum(report.bytes.values())

@@ -45,15 +45,26 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_int, check_timeout
 from ..errors import CMPCError, ParameterError, TransportError
 from ..net.base import Transport
-from ..net.config import ConfigError, NetworkConfig, load_config
+from ..net.config import ConfigError, NetworkConfig, config_digest, load_config
 from ..net.link import LinkEmulator
 from ..net.tcp import TcpTransport
 from ..net.tls import load_credentials
 from ..rand import RandomSource
 
-__all__ = ["CrashAfterFrames", "TolerantSends", "demo_inputs", "register", "run", "run_party", "send_targets"]
+__all__ = [
+    "CrashAfterFrames",
+    "TolerantSends",
+    "demo_inputs",
+    "load_input",
+    "load_session_file",
+    "register",
+    "run",
+    "run_party",
+    "send_targets",
+]
 
 EXIT_FAILED = 3
 
@@ -74,6 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--report", metavar="JSON", help="write timings, traffic and errors here")
     parser.add_argument("--timeout", type=float, help="protocol receive timeout, seconds")
     parser.add_argument("--insecure", action="store_true", help="plain TCP without TLS (debugging only)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr (errors still)")
     parser.add_argument("--launcher", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--crash-after-frames",
@@ -163,22 +175,94 @@ def _expect(line: str) -> None:
         raise TransportError(f"launcher said {got!r} instead of {line!r} (launcher gone?)", peer="launcher")
 
 
-def _session_for(cfg: NetworkConfig, path: str | None):  # type: ignore[no-untyped-def]
+#: largest session file read (a session of thousands of workers is a few hundred KiB)
+MAX_SESSION_BYTES = 16 * 2**20
+
+
+def load_session_file(file: Path):  # type: ignore[no-untyped-def]
+    """Read and validate a session file at once; ParameterError naming the file and the cause.
+
+    The validation is :meth:`cmpc.protocol.Session.from_json`'s (points distinct, non-zero and below p, …),
+    run before any connection is made, so a tampered session fails here and not at a later timeout.
+    """
     from ..protocol import Session
 
+    try:
+        with file.open("rb") as fh:
+            raw = fh.read(MAX_SESSION_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read session file {file}: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_SESSION_BYTES:
+        raise ParameterError(f"session file {file} is larger than {MAX_SESSION_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParameterError(f"session file {file} is not UTF-8 JSON text (byte {exc.start})") from exc
+    try:
+        session = Session.from_json(text)
+        validate = getattr(session, "validate", None)
+        if callable(validate):
+            validate()
+    except ParameterError as exc:
+        raise ParameterError(f"session file {file} is invalid: {exc}") from exc
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
+        raise ParameterError(f"session file {file} is malformed: {exc!r}") from exc
+    return session
+
+
+def _session_for(cfg: NetworkConfig, path: str | None, config_path: str | None = None):  # type: ignore[no-untyped-def]
     file = Path(path) if path else cfg.session_file
     if file is None:
         raise ConfigError("no session file: pass --session or set [session].session in parties.toml")
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read session file {file}: {exc.strerror or exc}") from exc
-    session = Session.from_json(text)
+    session = load_session_file(file)
     if set(session.parties) != set(cfg.ids):
         raise ConfigError(
             f"the [[party]] ids {sorted(cfg.ids)} must be exactly the session's parties {session.parties}"
         )
+    digest = getattr(session, "config_digest", "")
+    if digest and config_path is not None and digest != config_digest(config_path):
+        raise ConfigError(
+            f"session file {file} was made for another parties.toml than {config_path} (config digest "
+            f"{digest[:12]}… ≠ {config_digest(config_path)[:12]}…): regenerate both with `cmpc init` "
+            "and give every party the same files"
+        )
     return session
+
+
+def load_input(path: str) -> np.ndarray:
+    """A source's matrix from a ``.npy`` file (no pickles); ParameterError naming the file otherwise."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except FileNotFoundError as exc:
+        raise ParameterError(f"--input file {path} not found") from exc
+    except OSError as exc:
+        raise ParameterError(f"cannot read --input file {path}: {exc.strerror or exc}") from exc
+    except (ValueError, EOFError) as exc:
+        raise ParameterError(f"--input file {path} is not a .npy array without pickles: {exc}") from exc
+    if not isinstance(arr, np.ndarray) or arr.ndim != 2:
+        raise ParameterError(f"--input file {path} must hold a 2-D array, got {getattr(arr, 'shape', arr)}")
+    return arr
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+class _Progress:
+    """One line per step on stderr, prefixed with the party id (stdout stays for the launcher's words)."""
+
+    def __init__(self, party: str, *, quiet: bool = False) -> None:
+        self.party = party
+        self.quiet = quiet
+
+    def __call__(self, message: str) -> None:
+        if not self.quiet:
+            print(f"{self.party}: {message}", file=sys.stderr, flush=True)
 
 
 def _spans_epoch(role: Any) -> dict[str, list[float]]:
@@ -208,7 +292,10 @@ def run_party(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     cfg = load_config(args.config)
     party = args.party
     cfg.party(party)  # ConfigError if unknown
-    session = _session_for(cfg, args.session)
+    timeout = check_timeout("--timeout", args.timeout if args.timeout is not None else cfg.timeout)
+    if args.crash_after_frames is not None:
+        check_int("--crash-after-frames", args.crash_after_frames, 1)
+    session = _session_for(cfg, args.session, args.config)
     insecure = bool(args.insecure or cfg.insecure)
     credentials = None
     if not insecure:
@@ -219,14 +306,13 @@ def run_party(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     inputs = None
     if party in (SOURCE_A, SOURCE_B):
         if args.input:
-            inputs = np.load(args.input, allow_pickle=False)
+            inputs = load_input(args.input)
         elif args.demo_seed is not None:
             inputs = demo_inputs(session, args.demo_seed)[0 if party == SOURCE_A else 1]
         else:
             raise ParameterError(f"{party} needs --input FILE.npy (or --demo-seed for the local demo)")
     role = make_role(session, party, inputs)
     _warm_up(role)
-    timeout = float(args.timeout if args.timeout is not None else cfg.timeout)
     tcp = TcpTransport(
         party,
         cfg.addresses(),
@@ -245,15 +331,21 @@ def run_party(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     if args.crash_after_frames is not None:
         stack = CrashAfterFrames(stack, args.crash_after_frames)
     status = EXIT_FAILED
+    say = _Progress(party, quiet=bool(getattr(args, "quiet", False)))
     try:
         tcp.start()
+        host = cfg.party(party).host
+        say(f"listening on {host}:{tcp.port} ({'plain TCP, insecure' if insecure else 'mutual TLS 1.3'})")
         if args.launcher:
             print("LISTENING", flush=True)
             _expect("DIAL")
         # a peer we cannot reach is lost from the start: the protocol's timeouts decide whether it matters
-        for peer, exc in tcp.connect(send_targets(session, party), strict=False).items():
+        targets = send_targets(session, party)
+        failed = tcp.connect(targets, strict=False)
+        for peer, exc in failed.items():
             tolerant.lost[peer] = str(exc)
             print(f"{party}: lost {peer}: {exc}", file=sys.stderr, flush=True)
+        say(f"peers connected {len(targets) - len(failed)}/{len(targets)}")
         if args.launcher:
             print("READY", flush=True)
             _expect("GO")
@@ -267,8 +359,17 @@ def run_party(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
                 raise
             result, status = role.result, 0
         report["t_end"] = time.time()
+        sent = tcp.meter.bytes_by_phase()
+        for phase, seconds in sorted(role.timings.items()):
+            say(f"{phase} done: {_human_bytes(sent.get(phase, 0))} sent, {seconds:.3f} s of work")
         if party == MASTER and args.output:
-            np.save(args.output, np.asarray(result, dtype=np.int64), allow_pickle=False)
+            try:
+                np.save(args.output, np.asarray(result, dtype=np.int64), allow_pickle=False)
+            except OSError as exc:
+                raise ParameterError(f"cannot write --output {args.output}: {exc.strerror or exc}") from exc
+            shape = np.asarray(result).shape
+            say(f"result Y ({'×'.join(map(str, shape))}) written to {args.output}")
+        say(f"finished OK in {report['t_end'] - report['t_start']:.3f} s")
     except CMPCError as exc:
         report["t_end"] = time.time()
         lost = sorted(set(tolerant.lost) | tcp.disconnected())

@@ -20,10 +20,15 @@ that phase (the spans each party reports, wall clock), as in :func:`cmpc.simulat
 ``GO`` to the master holding Y; ``bytes`` per phase — frame payloads summed over every party's meter (TLS
 record overhead and handshakes excluded). ``--format json`` prints exactly::
 
-    {"correct": bool, "workers": N', "seconds": {"phase1", "phase2", "phase3", "total"}, "bytes": {...}}
+    {"correct": bool, "workers": N', "seconds": {"phase1", "phase2", "phase3", "total"}, "bytes": {...},
+     "startup_s": float, "wall_s": float}
 
 where ``workers`` is the number of worker processes (N′; N unless ``--workers`` asks for spares) and
-``bytes`` has ``phase1``, ``phase2``, ``phase3`` and ``total``. On failure ``correct`` is false, the parties'
+``bytes`` has ``phase1``, ``phase2``, ``phase3`` and ``total``; ``startup_s`` is the time from the launch
+to ``GO`` (processes, imports, handshakes) and ``wall_s`` the whole launch until every process exited.
+Progress goes to stderr, one line per step (processes started, listening k/N, connected k/N, each phase
+with bytes and seconds, where the result is, a final line), in both formats; ``--quiet`` silences it.
+On failure ``correct`` is false, the parties'
 errors go to stderr and the exit status is 1. Each party runs single-threaded BLAS (``OMP_NUM_THREADS=1``
 unless set): N′ + 3 processes share the machine's cores.
 """
@@ -31,33 +36,49 @@ unless set): N′ + 3 processes share the machine's cores.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import json
 import os
-import queue
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..checks import check_float, check_int, check_timeout
 from ..errors import ParameterError
+from ..launch import Child, child_env
 from ..net.base import Traffic
 from ..net.config import NetworkConfig, PartyAddress, dump_config
 from ..net.link import LinkSpec
 from ..net.tcp import free_loopback_ports
 from ..net.tls import write_keys
 
-__all__ = ["LocalRun", "register", "run", "run_local"]
+__all__ = ["LocalRun", "add_session_arguments", "register", "run", "run_local"]
 
 PHASES = ("phase1", "phase2", "phase3")
+#: largest matrix side ``cmpc run --local`` accepts (A and B are m×m int64 in every source)
+MAX_M = 2**15
+#: largest s, t or z the command lines accept (bounds the code construction before it starts)
+MAX_CODE_PARAM = 16
+#: most party processes ``cmpc run --local`` starts on one machine
+MAX_PROCESSES = 512
+
+
+def add_session_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--code --s --t --z --m --p --workers``: the session a command draws (``run``, ``init``)."""
+    parser.add_argument("--code", default="age", help="code name (cmpc.codes.available())")
+    parser.add_argument("--s", type=int, default=2)
+    parser.add_argument("--t", type=int, default=2)
+    parser.add_argument("--z", type=int, default=2)
+    parser.add_argument("--m", type=int, default=512, help="A and B are m×m (default 512)")
+    parser.add_argument("--p", type=int, default=2**31 - 1, help="prime modulus (default 2^31 - 1)")
+    parser.add_argument("--workers", type=int, help="worker processes N' >= N (spares tolerate stragglers)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,13 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--local", action="store_true", required=True,
                         help="spawn every party on 127.0.0.1 (the only mode so far)")
-    parser.add_argument("--code", default="age", help="code name (cmpc.codes.available())")
-    parser.add_argument("--s", type=int, default=2)
-    parser.add_argument("--t", type=int, default=2)
-    parser.add_argument("--z", type=int, default=2)
-    parser.add_argument("--m", type=int, default=512, help="A and B are m×m (default 512)")
-    parser.add_argument("--p", type=int, default=2**31 - 1, help="prime modulus (default 2^31 - 1)")
-    parser.add_argument("--workers", type=int, help="worker processes N' >= N (spares tolerate stragglers)")
+    add_session_arguments(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--insecure", action="store_true", help="plain TCP without TLS (warns)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="emulated latency per message")
@@ -82,6 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="protocol receive timeout, seconds")
     parser.add_argument("--seed", type=int, default=1, help="public seed of the demo inputs A, B")
     parser.add_argument("--keep", metavar="DIR", help="keep keys, config, logs and reports in DIR")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(func=run)
 
 
@@ -102,76 +118,22 @@ class LocalRun:
     wall_seconds: float = 0.0
     workdir: Path | None = None
     logs: dict[str, str] = field(default_factory=dict)
+    workers_needed: int = 0
+    certificate: dict[str, Any] | None = None
+    certificate_text: str = ""
 
     def summary(self) -> dict[str, Any]:
-        """The JSON of ``--format json`` (exactly these keys)."""
+        """The JSON of ``--format json`` (these keys, in this order; later versions only append keys).
+
+        ``workers`` (kept for compatibility) is the number of worker *processes* started, N′, also given as
+        ``worker_processes``; ``workers_needed`` is N, the workers the code needs.
+        """
         return {
             "correct": self.correct, "workers": self.workers, "seconds": self.seconds, "bytes": self.bytes,
+            "startup_s": round(self.startup_seconds, 4), "wall_s": round(self.wall_seconds, 4),
+            "worker_processes": self.workers, "workers_needed": self.workers_needed,
+            "certificate": self.certificate,
         }
-
-
-class _Child:
-    """One party process with a thread that turns its stdout lines into queue items."""
-
-    def __init__(self, party: str, cmd: list[str], env: Mapping[str, str], log: Path) -> None:
-        self.party = party
-        self.log = log
-        self._log_fh = open(log, "wb")  # closed in close()
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log_fh, env=dict(env)
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            self.lines.put(raw.decode("utf-8", "replace").strip())
-        self.lines.put(None)
-
-    def expect(self, word: str, deadline: float) -> None:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"{self.party} did not say {word} in time")
-            try:
-                line = self.lines.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if line is None:
-                raise RuntimeError(f"{self.party} exited before {word} (status {self.proc.wait()})")
-            if line == word:
-                return
-
-    def tell(self, word: str) -> None:
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.write(word.encode() + b"\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            pass  # it died; its report (or lack of one) says so
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):  # a dead child's stdin may hold an unflushed line
-                    pipe.close()
-        self._log_fh.close()
-
-
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        env.setdefault(var, "1")
-    env["PYTHONUNBUFFERED"] = "1"
-    # the children must import this very package, wherever it is
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
 
 
 def _traffic(reports: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, str, str], Traffic]:
@@ -205,23 +167,39 @@ def run_local(
     keys_override: Mapping[str, str] | None = None,
     workdir: str | os.PathLike[str] | None = None,
     startup_timeout: float = 120.0,
+    progress: Callable[[str], None] | None = None,
 ) -> LocalRun:
     """Launch every party as a subprocess on loopback and run one session; see the module docstring.
 
     ``crash={"worker-1": 2}`` kills that worker right after its 2nd received frame (fault injection).
     ``keys_override={"worker-0": "/other/keys"}`` gives a party another key directory (tests of refusal).
+    ``progress`` receives one human line per step (processes started, listening k/N, connected, done).
     """
+    say = progress or (lambda _msg: None)
     from .. import codes
     from ..field import PrimeField
     from ..protocol import Session, exact_product
     from .party import demo_inputs
 
-    if m < 1:
-        raise ParameterError(f"--m must be >= 1, got {m}")
-    if timeout <= 0:
-        raise ParameterError(f"--timeout must be > 0, got {timeout}")
+    check_int("--m", m, 1, MAX_M)
+    for name, value in (("--s", s), ("--t", t), ("--z", z)):
+        check_int(name, value, 1, MAX_CODE_PARAM)
+    check_int("--seed", seed, 0)
+    timeout = check_timeout("--timeout", timeout)
+    connect_timeout = check_timeout("connect_timeout", connect_timeout)
+    startup_timeout = check_timeout("startup_timeout", startup_timeout)
+    check_float("--latency-ms", latency_ms, 0.0, 60_000.0)
+    check_float("--bandwidth-mbps", bandwidth_mbps, 0.0)
+    if workers is not None:
+        check_int("--workers", workers, 1, MAX_PROCESSES)
     LinkSpec(latency_ms, bandwidth_mbps or None)  # validates
     the_code = codes.make(code, s=s, t=t, z=z)
+    n_processes = max(the_code.n_workers, workers or 0) + 3
+    if n_processes > MAX_PROCESSES:
+        raise ParameterError(
+            f"{n_processes} party processes are more than the {MAX_PROCESSES} `cmpc run --local` starts; "
+            "use a smaller code or fewer --workers"
+        )
     fld = PrimeField(p)
     session = Session.create(the_code, fld, (m, m), (m, m), workers)
     parties = session.parties
@@ -237,7 +215,7 @@ def run_local(
         work = Path(workdir)
         work.mkdir(parents=True, exist_ok=True)
     wall0 = time.perf_counter()
-    children: dict[str, _Child] = {}
+    children: dict[str, Child] = {}
     try:
         for stale in [*work.glob("*.report.json"), *work.glob("*.log"), work / "Y.npy"]:
             stale.unlink(missing_ok=True)  # a reused --keep directory must not feed old results back
@@ -256,7 +234,7 @@ def run_local(
             bandwidth_mbps=bandwidth_mbps,
         )
         (work / "parties.toml").write_text(dump_config(cfg), encoding="utf-8")
-        env = _child_env()
+        env = child_env()
         module = "cmpc" if importlib.util.find_spec("cmpc.__main__") else "cmpc.cli"
         for pid in parties:
             cmd = [sys.executable, "-m", module, "party", "--config", str(work / "parties.toml"),
@@ -271,16 +249,20 @@ def run_local(
                 cmd += ["--crash-after-frames", str(crash[pid])]
             if keys_override and pid in keys_override:
                 cmd += ["--keys", str(keys_override[pid])]
-            children[pid] = _Child(pid, cmd, env, work / f"{pid}.log")
+            children[pid] = Child(pid, cmd, log=work / f"{pid}.log", env=env)
+        say(f"started {len(children)} processes ({session.n_total} workers, 2 sources, master); "
+            f"files in {work}")
         startup_errors: dict[str, str] = {}
         deadline = time.monotonic() + startup_timeout
-        for word, reply in (("LISTENING", "DIAL"), ("READY", "GO")):
+        for word, reply, step in (("LISTENING", "DIAL", "listening"), ("READY", "GO", "connected")):
             alive = [c for pid, c in children.items() if pid not in startup_errors]
             for child in alive:
                 try:
                     child.expect(word, deadline)
                 except (TimeoutError, RuntimeError) as exc:
-                    startup_errors[child.party] = str(exc)
+                    startup_errors[child.name] = str(exc)
+            ok = len(alive) - len(set(startup_errors) & {c.name for c in alive})
+            say(f"parties {step} {ok}/{len(children)} ({time.perf_counter() - wall0:.2f} s)")
             t_go = time.time()
             for child in alive:
                 child.tell(reply)
@@ -309,6 +291,7 @@ def run_local(
                     errors.setdefault(pid, f"{reports[pid]['error_type']}: {reports[pid]['error']}")
             elif pid not in crash:
                 errors.setdefault(pid, f"no report (exit status {child.proc.returncode})")
+        say(f"parties finished ({wall:.2f} s)")
         y = None
         if (work / "Y.npy").exists():
             y = np.load(work / "Y.npy", allow_pickle=False)
@@ -338,6 +321,9 @@ def run_local(
             wall_seconds=wall,
             workdir=None if tmp else work,
             logs={pid: c.log.read_text(errors="replace") for pid, c in children.items() if c.log.exists()},
+            workers_needed=session.n_needed,
+            certificate=None if session.certificate is None else session.certificate.to_dict(),
+            certificate_text="" if session.certificate is None else session.certificate.describe(),
         )
     finally:
         for child in children.values():
@@ -354,20 +340,42 @@ def _fmt_bytes(n: int) -> str:
     return str(n)  # pragma: no cover
 
 
+def _say(message: str) -> None:
+    print(f"cmpc run: {message}", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
+    say = (lambda _m: None) if args.quiet else _say
     res = run_local(
         args.code, args.s, args.t, args.z, args.m,
         p=args.p, workers=args.workers, insecure=args.insecure, latency_ms=args.latency_ms,
         bandwidth_mbps=args.bandwidth_mbps, timeout=args.timeout, seed=args.seed, workdir=args.keep,
+        progress=say,
     )
     for pid, err in sorted(res.errors.items()):
         print(f"{pid}: {err}", file=sys.stderr)
+    for ph in PHASES:
+        sec = res.seconds[ph]
+        if sec is not None:
+            say(f"{ph} done: {_fmt_bytes(res.bytes[ph])} in {sec:.3f} s")
+    if res.y is not None:
+        kept = res.workdir
+        where = str(kept / "Y.npy") if kept is not None else "checked and discarded (use --keep DIR)"
+        say(f"result Y ({res.y.shape[0]}×{res.y.shape[1]}): {where}")
+    if res.correct:
+        say(f"finished OK: Y == A^T B mod p, {res.wall_seconds:.2f} s wall "
+            f"({res.startup_seconds:.2f} s start-up)")
+    else:
+        say("FAILED: the result is wrong or missing (errors above)")
     if args.format == "json":
         print(json.dumps(res.summary()))
         return 0 if res.correct else 1
     tls = "plain TCP (insecure)" if args.insecure else "mutual TLS 1.3"
     print(f"cmpc run --local: code {args.code} s={args.s} t={args.t} z={args.z} m={args.m} p={args.p}, "
-          f"{res.workers} workers + 2 sources + master on 127.0.0.1, {tls}")
+          f"{res.workers} worker processes (N = {res.workers_needed} needed) + 2 sources + master on "
+          f"127.0.0.1, {tls}")
+    if res.certificate_text:
+        print(res.certificate_text)
     if args.latency_ms or args.bandwidth_mbps:
         print(f"link emulation: {args.latency_ms} ms per message, "
               f"{args.bandwidth_mbps or 'unlimited'} Mbit/s per link")

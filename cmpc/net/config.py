@@ -35,6 +35,8 @@ Parsed with :mod:`tomllib`; unknown keys, wrong types, duplicate ids or ports an
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -42,12 +44,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..checks import check_timeout
 from ..errors import ParameterError
 from .link import LinkSpec
 from .tcp import DEFAULT_MAX_FRAME
 from .tls import check_party_id
 
-__all__ = ["ConfigError", "NetworkConfig", "PartyAddress", "dump_config", "load_config", "parse_config"]
+__all__ = [
+    "MAX_CONFIG_BYTES",
+    "ConfigError",
+    "NetworkConfig",
+    "PartyAddress",
+    "config_digest",
+    "dump_config",
+    "load_config",
+    "parse_config",
+]
 
 
 class ConfigError(ParameterError):
@@ -109,14 +121,27 @@ _SESSION_KEYS = (
 )
 
 
+#: largest parties.toml read (a config of thousands of parties is well below it)
+MAX_CONFIG_BYTES = 4 * 2**20
+
+
 def _number(where: str, value: Any, *, positive: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{where} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{where} must be a finite number, got {value!r}")
     if positive and not value > 0:
         raise ConfigError(f"{where} must be > 0, got {value}")
     if not positive and value < 0:
         raise ConfigError(f"{where} must be >= 0, got {value}")
     return float(value)
+
+
+def _timeout(where: str, value: Any) -> float:
+    try:
+        return check_timeout(where, value)
+    except ParameterError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _int(where: str, value: Any, lo: int, hi: int) -> int:
@@ -159,6 +184,8 @@ def parse_config(text: str, base_dir: str | os.PathLike[str] = ".") -> NetworkCo
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"parties.toml is not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError("parties.toml is not valid TOML: nested too deeply") from exc
     base = Path(base_dir)
     unknown = set(data) - {"session", "party", "link"}
     if unknown:
@@ -221,11 +248,9 @@ def parse_config(text: str, base_dir: str | os.PathLike[str] = ".") -> NetworkCo
         session_file=_path("[session].session", sess["session"], base) if "session" in sess else None,
         keys=_path("[session].keys", sess["keys"], base) if "keys" in sess else None,
         insecure=insecure,
-        connect_timeout=_number(
-            "[session].connect_timeout", sess.get("connect_timeout", 10.0), positive=True
-        ),
-        send_timeout=_number("[session].send_timeout", sess.get("send_timeout", 30.0), positive=True),
-        timeout=_number("[session].timeout", sess.get("timeout", 30.0), positive=True),
+        connect_timeout=_timeout("[session].connect_timeout", sess.get("connect_timeout", 10.0)),
+        send_timeout=_timeout("[session].send_timeout", sess.get("send_timeout", 30.0)),
+        timeout=_timeout("[session].timeout", sess.get("timeout", 30.0)),
         max_frame=_int("[session].max_frame", sess.get("max_frame", DEFAULT_MAX_FRAME), 1, 2**32 - 1),
         latency_ms=_number("[session].latency_ms", sess.get("latency_ms", 0.0), positive=False),
         bandwidth_mbps=_number("[session].bandwidth_mbps", sess.get("bandwidth_mbps", 0.0), positive=False),
@@ -234,14 +259,38 @@ def parse_config(text: str, base_dir: str | os.PathLike[str] = ".") -> NetworkCo
     )
 
 
+def _read_config_bytes(p: Path) -> bytes:
+    """The bytes of a config file, at most MAX_CONFIG_BYTES; ConfigError if unreadable or larger."""
+    try:
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {p}: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config {p} is larger than {MAX_CONFIG_BYTES} bytes; is it really a parties.toml?")
+    return raw
+
+
 def load_config(path: str | os.PathLike[str]) -> NetworkConfig:
     """Read and parse a ``parties.toml`` file (ConfigError if missing or malformed)."""
     p = Path(path)
+    raw = _read_config_bytes(p)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {p}: {exc.strerror or exc}") from exc
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config {p} is not UTF-8 text (byte {exc.start}); parties.toml must be a TOML text file"
+        ) from exc
     return parse_config(text, p.parent)
+
+
+def config_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-256 (hex) of the bytes of a ``parties.toml``: what ``Session.config_digest`` records.
+
+    A session made by ``cmpc init`` carries the digest of the config it was made with; ``cmpc party``
+    refuses to run that session under a config with another digest (e.g. after the code or a port changed).
+    """
+    return hashlib.sha256(_read_config_bytes(Path(path))).hexdigest()
 
 
 def _toml_value(v: Any) -> str:

@@ -3,6 +3,11 @@
 Used by :func:`cmpc.simulate` and by tests. Frames are copied as ``bytes`` so no party can reach into
 another's memory. A party can be *killed* (its inbound frames are dropped and it can no longer send)
 or *delayed* to emulate stragglers.
+
+Bounded memory, as :class:`~cmpc.net.tcp.TcpTransport`: each sender may have at most ``max_inbox`` bytes
+waiting in one receiver's queue (default 1 GiB). A frame that would exceed it is not queued; the pair is cut
+(later sends from that sender to that receiver raise :class:`~cmpc.errors.TransportError`) and the
+receiver's next ``recv`` raises TransportError naming the sender.
 """
 
 from __future__ import annotations
@@ -12,16 +17,28 @@ import threading
 import time
 from collections.abc import Iterable
 
-from ..errors import TransportError
+from ..errors import ParameterError, TransportError
 from .base import Meter, Transport
+
+#: default bound on the bytes one sender may have waiting in one receiver's queue
+DEFAULT_MAX_INBOX = 2**30
+
+_Item = tuple[str, "bytes | TransportError"]
 
 
 class MemoryNetwork:
     """A set of named parties connected by in-memory queues."""
 
-    def __init__(self, parties: Iterable[str], meter: Meter | None = None) -> None:
+    def __init__(
+        self, parties: Iterable[str], meter: Meter | None = None, *, max_inbox: int = DEFAULT_MAX_INBOX
+    ) -> None:
+        if isinstance(max_inbox, bool) or not isinstance(max_inbox, int) or max_inbox < 1:
+            raise ParameterError(f"max_inbox must be an int >= 1 (bytes), got {max_inbox!r}")
         self.meter = meter or Meter()
-        self._queues: dict[str, queue.Queue[tuple[str, bytes]]] = {p: queue.Queue() for p in parties}
+        self.max_inbox = max_inbox
+        self._queues: dict[str, queue.Queue[_Item]] = {p: queue.Queue() for p in parties}
+        self._pending: dict[tuple[str, str], int] = {}
+        self._cut: dict[tuple[str, str], str] = {}
         self._dead: set[str] = set()
         self._delay: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -52,6 +69,23 @@ class MemoryNetwork:
             raise TransportError(f"unknown peer {dst!r}", peer=dst)
         if src in self._dead:
             raise TransportError(f"party {src!r} is down", peer=src)
+        cut = self._cut.get((src, dst))
+        if cut is not None:
+            raise TransportError(cut, peer=dst)
+        if dst in self._dead:
+            self.meter.record(phase, src, dst, len(frame))
+            return
+        with self._lock:
+            waiting = self._pending.get((src, dst), 0)
+            if waiting + len(frame) > self.max_inbox:
+                message = (
+                    f"{dst}: inbox from {src} would hold {waiting + len(frame)} bytes, above "
+                    f"max_inbox={self.max_inbox}; {src} was cut off (raise max_inbox if legitimate)"
+                )
+                self._cut[(src, dst)] = message
+                self._queues[dst].put((src, TransportError(message, peer=src)))
+                raise TransportError(message, peer=dst)
+            self._pending[(src, dst)] = waiting + len(frame)
         self.meter.record(phase, src, dst, len(frame))
         if dst in self._dead:
             return
@@ -71,12 +105,18 @@ class MemoryNetwork:
                 raise TransportError(f"party {party!r} is down", peer=party)
             wait = 0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic()))
             try:
-                return q.get(timeout=wait)
+                src, item = q.get(timeout=wait)
             except queue.Empty:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise TransportError(
                         f"{party}: nothing received within {timeout:.3g} s", peer=None
                     ) from None
+                continue
+            if isinstance(item, TransportError):
+                raise item
+            with self._lock:
+                self._pending[(src, party)] -= len(item)
+            return src, item
 
     def pending(self, party: str) -> int:
         return self._queues[party].qsize()

@@ -32,6 +32,19 @@ malformed frame is reported by the next ``recv`` (``ProtocolError`` naming the p
 disconnects without BYE is named by the ``TransportError`` of the next ``recv`` that times out (at
 once with ``fail_fast=True``). The asyncio event loop runs in a daemon thread; the public API is synchronous.
 
+Bounded memory. Frames received but not yet taken by ``recv`` wait in the inbox; each peer may hold at most
+``max_inbox`` bytes there (default 1 GiB, so at most ``max_inbox`` × peers in all). The check runs on the
+length header, *before* the payload is read: a peer that would exceed it is cut off and the next ``recv``
+raises :class:`~cmpc.errors.TransportError` naming it, instead of the process running out of memory.
+
+One connection per identity. While a peer's inbound connection is open, a second connection presenting
+the same party id is *refused* (REFUSE "already connected"), not allowed to replace the first. Reasons:
+frames of one peer must arrive in order, which two concurrent connections would not guarantee; replacing the
+first would silently drop the frames still in flight on it; and the protocol has no resumption, so a
+legitimate peer never dials twice. A second dial with the same identity is therefore a fault or an attack (a
+copied key) and is logged and dropped; the first connection is unaffected. Once the first connection has
+ended, a new one from that id is accepted again.
+
 What leaks to a network observer (with TLS): who talks to whom, when, and how many bytes — the sizes
 follow from the public parameters (m, s, t, N), not from the inputs.
 """
@@ -53,12 +66,14 @@ import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from ..checks import check_timeout
 from ..errors import ParameterError, ProtocolError, TransportError
 from .base import Meter, Transport
 from .tls import PartyCredentials, check_party_id, identity_from_peercert
 
 __all__ = [
     "DEFAULT_MAX_FRAME",
+    "DEFAULT_MAX_INBOX",
     "HEADER",
     "InsecureTransportWarning",
     "Kind",
@@ -74,6 +89,8 @@ HEADER = struct.Struct("!IB")
 DEFAULT_MAX_FRAME = 256 * 2**20
 #: largest control payload (HELLO / ACCEPT / REFUSE / BYE)
 MAX_CONTROL = 1024
+#: default bound on the bytes one peer may have waiting in our inbox (not yet taken by ``recv``)
+DEFAULT_MAX_INBOX = 2**30
 #: bytes that ``send`` may hand over before it waits for the writes to finish (back-pressure)
 DEFAULT_MAX_QUEUED = 64 * 2**20
 MAGIC = b"CMPCNET1"
@@ -91,6 +108,10 @@ class Kind:
 
 class InsecureTransportWarning(UserWarning):
     """Plain TCP without TLS was requested: frames travel unauthenticated and unencrypted."""
+
+
+class _InboxFull(Exception):
+    """A peer's frame would push its waiting bytes above ``max_inbox``."""
 
 
 class _Refused(Exception):
@@ -121,9 +142,7 @@ def free_loopback_ports(count: int) -> list[int]:
 
 
 def _check_positive(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ParameterError(f"{name} must be a number > 0, got {value!r}")
-    return float(value)
+    return check_timeout(name, value)
 
 
 class TcpTransport(Transport):
@@ -152,6 +171,9 @@ class TcpTransport(Transport):
         ``False`` (default): a peer that disconnects without BYE is remembered and named by the
         TransportError of the next ``recv`` that times out — frames from the other peers keep flowing, so
         a protocol with spare workers can carry on. ``True``: the next ``recv`` raises at once.
+    max_inbox:
+        Bytes one peer may have waiting in our inbox; a frame that would exceed it cuts that peer off and the
+        next ``recv`` raises TransportError naming it (see the module docstring).
     """
 
     def __init__(
@@ -168,6 +190,7 @@ class TcpTransport(Transport):
         meter: Meter | None = None,
         fail_fast: bool = False,
         max_queued: int = DEFAULT_MAX_QUEUED,
+        max_inbox: int = DEFAULT_MAX_INBOX,
     ) -> None:
         check_party_id(party)
         if party not in addresses:
@@ -204,6 +227,12 @@ class TcpTransport(Transport):
         if isinstance(max_queued, bool) or not isinstance(max_queued, int) or max_queued < 0:
             raise ParameterError(f"max_queued must be an int >= 0, got {max_queued!r}")
         self.max_queued = max_queued
+        if isinstance(max_inbox, bool) or not isinstance(max_inbox, int) or max_inbox < 1:
+            raise ParameterError(f"max_inbox must be an int >= 1 (bytes), got {max_inbox!r}")
+        self.max_inbox = max_inbox
+        self._pending: dict[str, int] = {}
+        self._plock = threading.Lock()
+        self._inbound_live: set[str] = set()
         self._errors: dict[str, TransportError] = {}
         self._reported: set[str] = set()
         self._inflight: set[concurrent.futures.Future] = set()
@@ -427,7 +456,14 @@ class TcpTransport(Transport):
             raise TransportError(f"{self.party}: nothing received within {wait:.3g} s", peer=None) from None
         if isinstance(item, BaseException):
             raise item
+        with self._plock:
+            self._pending[sender] = self._pending.get(sender, 0) - len(item)
         return sender, item
+
+    def pending_bytes(self, peer: str) -> int:
+        """Bytes from ``peer`` received and waiting in the inbox (bounded by ``max_inbox``)."""
+        with self._plock:
+            return self._pending.get(peer, 0)
 
     def disconnected(self) -> set[str]:
         """Peers whose inbound connection ended without BYE so far (crashed or cut off)."""
@@ -455,13 +491,24 @@ class TcpTransport(Transport):
         )
         return int(self._server.sockets[0].getsockname()[1])
 
-    async def _read_frame(self, reader: asyncio.StreamReader, peer: str, limit: int) -> tuple[int, bytes]:
+    async def _read_frame(
+        self, reader: asyncio.StreamReader, peer: str, limit: int, *, inbox: bool = False
+    ) -> tuple[int, bytes]:
         header = await reader.readexactly(HEADER.size)
         length, kind = HEADER.unpack(header)
         if length > limit:
             raise ProtocolError(
                 f"{self.party}: {peer} sent a frame of {length} bytes, above the limit {limit}"
             )
+        if inbox and kind == Kind.DATA:
+            with self._plock:  # reserve before reading: the payload is never allocated beyond the bound
+                waiting = self._pending.get(peer, 0)
+                if waiting + length > self.max_inbox:
+                    raise _InboxFull(
+                        f"{self.party}: inbox from {peer} would hold {waiting + length} bytes, above "
+                        f"max_inbox={self.max_inbox}; {peer} was cut off (raise max_inbox if legitimate)"
+                    )
+                self._pending[peer] = waiting + length
         payload = await reader.readexactly(length) if length else b""
         return kind, payload
 
@@ -487,7 +534,7 @@ class TcpTransport(Transport):
         clean = False
         try:
             while True:
-                kind, payload = await self._read_frame(reader, peer, self.max_frame)
+                kind, payload = await self._read_frame(reader, peer, self.max_frame, inbox=True)
                 if kind == Kind.DATA:
                     self._heard.add(peer)
                     self._inbox.put((peer, payload))
@@ -500,11 +547,16 @@ class TcpTransport(Transport):
         except ProtocolError as exc:
             self._inbox.put((peer, exc))
             clean = True  # already reported
+        except _InboxFull as exc:
+            log.warning("%s", exc)
+            self._inbox.put((peer, TransportError(str(exc), peer=peer)))
+            clean = True  # already reported
         except asyncio.CancelledError:
             clean = True  # we are closing
         except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError, OSError):
             pass
         finally:
+            self._inbound_live.discard(peer)
             writer.close()
             if task is not None:
                 self._readers.discard(task)
@@ -538,8 +590,17 @@ class TcpTransport(Transport):
         if claimed not in self._addresses or claimed == self.party:
             await self._refuse(writer, f"{claimed!r} is not a peer of {self.party!r} in this session")
             raise ProtocolError(f"unknown party {claimed!r}")
-        self._write_frame(writer, Kind.ACCEPT, MAGIC + self.party.encode("ascii"))
-        await writer.drain()
+        if claimed in self._inbound_live:  # one live connection per identity (module docstring)
+            log.warning("%s: refused a second connection from %s (first still open)", self.party, claimed)
+            await self._refuse(writer, f"{claimed!r} is already connected to {self.party!r}")
+            raise ProtocolError(f"duplicate connection from {claimed!r}")
+        self._inbound_live.add(claimed)
+        try:
+            self._write_frame(writer, Kind.ACCEPT, MAGIC + self.party.encode("ascii"))
+            await writer.drain()
+        except BaseException:
+            self._inbound_live.discard(claimed)
+            raise
         return claimed
 
     async def _refuse(self, writer: asyncio.StreamWriter, reason: str) -> None:

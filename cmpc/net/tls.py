@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -41,7 +42,10 @@ from ..errors import ParameterError
 from ..rand import RandomSource, resolve
 
 __all__ = [
+    "MAX_DAYS",
+    "CredentialsError",
     "PartyCredentials",
+    "check_credentials",
     "check_party_id",
     "client_context",
     "generate_ca",
@@ -60,6 +64,20 @@ _PARTY_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 CA_CERT = "ca.pem"
 CA_KEY = "ca.key"
+#: longest certificate validity accepted (100 years); beyond it dates overflow and nothing is gained
+MAX_DAYS = 36525
+#: largest key or certificate file read (PEM files here are about 1 KiB)
+MAX_PEM_BYTES = 64 * 1024
+
+
+class CredentialsError(ParameterError):
+    """A key or certificate file is missing, unreadable, malformed, of the wrong type or does not match."""
+
+
+def _check_days(days: object) -> int:
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+        raise ParameterError(f"days must be an int in [1, {MAX_DAYS}] (100 years), got {days!r}")
+    return days
 
 
 def check_party_id(party: object) -> str:
@@ -87,9 +105,8 @@ def _now() -> _dt.datetime:
 def generate_ca(
     name: str = "cmpc project CA", *, days: int = 365, rng: RandomSource | None = None
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    """A self-signed CA (basicConstraints CA, pathlen 0) valid for ``days`` days."""
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise ParameterError(f"days must be an int >= 1, got {days!r}")
+    """A self-signed CA (basicConstraints CA, pathlen 0) valid for ``days`` days (≤ :data:`MAX_DAYS`)."""
+    _check_days(days)
     key = _private_key(rng)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = _now()
@@ -130,8 +147,7 @@ def issue_certificate(
     dials).
     """
     check_party_id(party)
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise ParameterError(f"days must be an int >= 1, got {days!r}")
+    _check_days(days)
     key = _private_key(rng)
     names: list[x509.GeneralName] = [x509.DNSName(party)]
     now = _now()
@@ -200,6 +216,7 @@ def write_keys(
     ids = [check_party_id(p) for p in parties]
     if len(set(ids)) != len(ids):
         raise ParameterError(f"party ids must be distinct, got {ids}")
+    _check_days(days)
     folder = Path(out)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     rng = resolve(rng)
@@ -230,27 +247,109 @@ class PartyCredentials:
 
 
 def load_credentials(keys_dir: str | os.PathLike[str], party: str) -> PartyCredentials:
-    """The credentials of ``party`` in a directory made by :func:`write_keys`; clear errors if missing."""
+    """The credentials of ``party`` in a directory made by :func:`write_keys`, validated.
+
+    Checks, each failure a :class:`CredentialsError` naming the file and the remedy: the three files exist
+    and are PEM of the right kind (an X.509 certificate, an unencrypted EC P-256 private key, a CA
+    certificate with basicConstraints CA); the key is private to its owner (mode 0600); the key belongs to
+    the certificate; the certificate is signed by the CA and names exactly ``party`` (CN and the one DNS
+    SAN). OpenSSL then checks the chain and validity dates again at every handshake.
+    """
     check_party_id(party)
     folder = Path(keys_dir)
     creds = PartyCredentials(party, folder / f"{party}.pem", folder / f"{party}.key", folder / CA_CERT)
     for what, path in (("certificate", creds.cert), ("private key", creds.key), ("CA certificate", creds.ca)):
         if not path.is_file():
-            raise ParameterError(f"{what} for {party!r} not found at {path} (run `cmpc keys` first)")
+            raise CredentialsError(f"{what} for {party!r} not found at {path} (run `cmpc keys` first)")
     mode = creds.key.stat().st_mode & 0o777
     if mode & 0o077:
-        raise ParameterError(
+        raise CredentialsError(
             f"private key {creds.key} is accessible to group/others (mode {oct(mode)}); chmod 600 it"
         )
+    check_credentials(creds)
     return creds
 
 
+def _read_pem(path: Path, what: str) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_PEM_BYTES:
+            raise CredentialsError(f"{what} {path} is {size} bytes, not a PEM file (limit {MAX_PEM_BYTES})")
+        return path.read_bytes()
+    except OSError as exc:
+        raise CredentialsError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+
+
+def _load_cert(path: Path, what: str) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(_read_pem(path, what))
+    except ValueError as exc:
+        raise CredentialsError(
+            f"{what} {path} is not a PEM X.509 certificate ({exc}); recreate it with `cmpc keys`"
+        ) from exc
+
+
+def check_credentials(creds: PartyCredentials) -> None:
+    """Validate the files of ``creds`` (see :func:`load_credentials`); CredentialsError on the first fault."""
+    ca = _load_cert(creds.ca, "CA certificate")
+    cert = _load_cert(creds.cert, "certificate")
+    try:
+        key = serialization.load_pem_private_key(_read_pem(creds.key, "private key"), password=None)
+    except (ValueError, TypeError) as exc:
+        raise CredentialsError(
+            f"private key {creds.key} is not an unencrypted PEM private key ({exc}); "
+            "recreate it with `cmpc keys`"
+        ) from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise CredentialsError(
+            f"private key {creds.key} must be an EC P-256 key, got {type(key).__name__}; "
+            "recreate it with `cmpc keys`"
+        )
+    try:
+        constraints = ca.extensions.get_extension_for_class(x509.BasicConstraints).value
+        is_ca = constraints.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if not is_ca:
+        raise CredentialsError(f"{creds.ca} is not a CA certificate (no basicConstraints CA=true)")
+    if cert.public_key().public_numbers() != key.public_key().public_numbers():  # type: ignore[union-attr]
+        raise CredentialsError(f"private key {creds.key} does not belong to the certificate {creds.cert}")
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        raise CredentialsError(
+            f"certificate {creds.cert} is not signed by the CA in {creds.ca}: use the ca.pem made together "
+            "with the party keys"
+        ) from exc
+    try:
+        dns = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName
+        )
+    except x509.ExtensionNotFound:
+        dns = []
+    cns = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if dns != [creds.party] or cns != [creds.party]:
+        raise CredentialsError(
+            f"certificate {creds.cert} is for {cns or dns}, not for party {creds.party!r} "
+            "(CN and the one DNS name must be the party id)"
+        )
+
+
 def _base_context(purpose: ssl.Purpose, creds: PartyCredentials | None, ca: Path) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(purpose, cafile=str(ca))
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    if creds is not None:
-        ctx.load_cert_chain(str(creds.cert), str(creds.key))
+    try:
+        ctx = ssl.create_default_context(purpose, cafile=str(ca))
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        if creds is not None:
+            ctx.load_cert_chain(str(creds.cert), str(creds.key))
+    except ssl.SSLError as exc:
+        raise CredentialsError(
+            f"OpenSSL rejected the TLS files (CA {ca}"
+            + (f", certificate {creds.cert}, key {creds.key}" if creds else "")
+            + f"): {getattr(exc, 'reason', None) or exc}"
+        ) from exc
+    except OSError as exc:
+        raise CredentialsError(f"cannot read the TLS files: {exc.strerror or exc}: {exc.filename}") from exc
     return ctx
 
 

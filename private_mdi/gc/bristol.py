@@ -13,34 +13,61 @@ with OP one of XOR, AND (2 → 1), INV, EQW (1 → 1), EQ (1 → 1, the "input" 
 MAND (2m → m: m AND gates, the first m inputs with the last m). The reader expands MAND into AND gates.
 
 Bit order inside a value is whatever the circuit's author chose; for the AES-128 circuit shipped in
-``shared/circuits/aes_128.txt`` the key is input 0 and the plaintext input 1, and each 128-bit value
+``tests/vectors/bristol_aes_128.txt`` the key is input 0 and the plaintext input 1, and each 128-bit value
 enters least-significant bit first (wire j of a value carries bit j of the integer whose big-endian
 16-byte encoding is the key/block), i.e. the bit string of the integer reversed; the output likewise.
 This was checked against AES from ``cryptography`` (see tests/test_gc_bristol.py).
+
+**Untrusted files.** Nothing is allocated from a header number before it is checked: every number must
+be a non-negative decimal integer ≤ :data:`MAX_WIRES` (gate count ≤ :data:`MAX_GATES`); the gate count
+must match the gate lines actually present; the declared wires may not exceed :data:`WIRES_PER_BYTE` per
+character of the text (so the allocation is bounded by the file's own size);
+gate wire numbers must be < n_wires; files larger than :data:`MAX_FILE_BYTES` are refused before being
+read. Every failure is a :class:`~private_mdi.errors.CircuitError` naming the line and the problem.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from ..errors import CircuitError
-from .circuit import AND, EQ, EQW, INV, OP_NAMES, XOR, Circuit
+from .gates import AND, EQ, EQW, INV, MAX_GATES, MAX_WIRES, OP_NAMES, XOR, CircuitView
 
-__all__ = ["parse_bristol", "read_bristol", "write_bristol"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_GATES",
+    "MAX_WIRES",
+    "WIRES_PER_BYTE",
+    "BristolParts",
+    "parse_bristol_parts",
+    "read_bristol_text",
+    "write_bristol",
+]
+
+#: Largest Bristol file :func:`read_bristol` reads (checked with stat before reading).
+MAX_FILE_BYTES = 1 << 30
+#: Declared wires allowed per byte of text (bounds unused input wires by the file's own size).
+WIRES_PER_BYTE = 16
 
 _OPS = {"XOR": XOR, "AND": AND, "INV": INV, "NOT": INV, "EQW": EQW, "EQ": EQ}
+_MAX_DIGITS = 20  # no valid number has more digits; longer tokens are refused before int() sees them
 
 
-def _ints(tokens: list[str], line_no: int, what: str) -> list[int]:
-    try:
-        vals = [int(t) for t in tokens]
-    except ValueError:
-        raise CircuitError(f"line {line_no}: {what} must be integers, got {' '.join(tokens)!r}") from None
-    if any(v < 0 for v in vals):
-        raise CircuitError(f"line {line_no}: {what} must be non-negative")
+def _ints(tokens: list[str], line_no: int, what: str, hi: int = MAX_WIRES) -> list[int]:
+    """Non-negative decimal integers ≤ hi, or CircuitError naming the line and the offending token."""
+    vals = []
+    for t in tokens:
+        if not (t.isascii() and t.isdigit()) or len(t) > _MAX_DIGITS:
+            raise CircuitError(f"line {line_no}: {what} must be non-negative decimal integers, "
+                               f"got {t[:40]!r}")
+        v = int(t)
+        if v > hi:
+            raise CircuitError(f"line {line_no}: {what}: {v} exceeds the limit {hi}")
+        vals.append(v)
     return vals
 
 
@@ -53,42 +80,60 @@ def _names(given: Sequence[str] | None, count: int, prefix: str, what: str) -> l
     return names
 
 
-def parse_bristol(
+class BristolParts(NamedTuple):
+    """The arguments of :class:`~private_mdi.gc.circuit.Circuit` read from a Bristol file."""
+
+    n_wires: int
+    gates: list[tuple[int, int, int, int]]
+    inputs: list[tuple[str, int]]
+    outputs: dict[str, np.ndarray]
+
+
+def parse_bristol_parts(
     text: str, *, input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None
-) -> Circuit:
-    """Parse Bristol Fashion text into a :class:`Circuit`.
+) -> BristolParts:
+    """Parse Bristol Fashion text into the parts of a circuit (``Circuit.from_bristol_text`` builds it).
 
     Input groups are named ``in0, in1, ...`` and output groups ``out0, ...`` unless names are given.
-    Raises CircuitError (with the line number) on any malformed header or gate line.
+    Raises CircuitError (with the line number) on any malformed header or gate line; the Circuit
+    constructor then checks wire order and single assignment.
     """
     lines = [(i + 1, ln.split()) for i, ln in enumerate(text.splitlines())]
     body = [(no, toks) for no, toks in lines if toks]
     if len(body) < 3:
         raise CircuitError("Bristol file needs a 3-line header (gates/wires, inputs, outputs)")
     (l1, h1), (l2, h2), (l3, h3) = body[0], body[1], body[2]
-    hdr = _ints(h1, l1, "gate and wire counts")
-    if len(hdr) != 2:
-        raise CircuitError(f"line {l1}: expected '<n_gates> <n_wires>', got {' '.join(h1)!r}")
-    n_gates, n_wires = hdr
+    if len(h1) != 2:
+        raise CircuitError(f"line {l1}: expected '<n_gates> <n_wires>', got {' '.join(h1)[:80]!r}")
+    n_gates = _ints(h1[:1], l1, "gate count", MAX_GATES)[0]
+    n_wires = _ints(h1[1:], l1, "wire count", MAX_WIRES)[0]
+    if n_wires > WIRES_PER_BYTE * len(text):
+        raise CircuitError(f"line {l1}: {n_wires} wires declared in a {len(text)}-character file "
+                           f"(at most {WIRES_PER_BYTE} per character): the header is wrong or the file cut")
     ins = _ints(h2, l2, "input header")
     if not ins or len(ins) != ins[0] + 1:
-        raise CircuitError(f"line {l2}: input header must be '<niv> <width>*niv', got {' '.join(h2)!r}")
+        raise CircuitError(f"line {l2}: input header must be '<niv> <width>*niv', got {' '.join(h2)[:80]!r}")
     outs = _ints(h3, l3, "output header")
     if not outs or len(outs) != outs[0] + 1:
-        raise CircuitError(f"line {l3}: output header must be '<nov> <width>*nov', got {' '.join(h3)!r}")
+        raise CircuitError(f"line {l3}: output header must be '<nov> <width>*nov', got {' '.join(h3)[:80]!r}")
     in_widths, out_widths = ins[1:], outs[1:]
     n_in, n_out = sum(in_widths), sum(out_widths)
     if n_in > n_wires or n_out > n_wires:
         raise CircuitError(f"line {l1}: {n_wires} wires cannot hold {n_in} inputs and {n_out} outputs")
     gate_lines = body[3:]
+    if len(gate_lines) != n_gates:
+        raise CircuitError(f"line {l1}: header announces {n_gates} gates, the file has {len(gate_lines)} "
+                           "gate lines")
     gates: list[tuple[int, int, int, int]] = []
     for no, toks in gate_lines:
         if len(toks) < 3:
             raise CircuitError(f"line {no}: malformed gate {' '.join(toks)!r}")
         op = toks[-1].upper()
-        counts = _ints(toks[:2], no, "gate arity")
-        k_in, k_out = counts
+        k_in, k_out = _ints(toks[:2], no, "gate arity", len(toks))
         wires = _ints(toks[2:-1], no, "gate wires")
+        bad = [w for w in (wires[1:] if op == "EQ" else wires) if w >= n_wires]
+        if bad:
+            raise CircuitError(f"line {no}: wire {bad[0]} is outside [0, {n_wires}) (n_wires in line {l1})")
         if len(wires) != k_in + k_out:
             raise CircuitError(f"line {no}: gate declares {k_in}+{k_out} wires but lists {len(wires)}")
         if op == "MAND":
@@ -111,9 +156,6 @@ def parse_bristol(
             gates.append((code, wires[0], wires[1], wires[2]))
         else:
             gates.append((code, wires[0], -1, wires[1]))
-    n_lines = len(gate_lines)
-    if n_lines != n_gates:
-        raise CircuitError(f"header announces {n_gates} gates, the file has {n_lines} gate lines")
     in_names = _names(input_names, len(in_widths), "in", "input_names")
     out_names = _names(output_names, len(out_widths), "out", "output_names")
     outputs = {}
@@ -121,21 +163,26 @@ def parse_bristol(
     for name, w in zip(out_names, out_widths, strict=True):
         outputs[name] = np.arange(start, start + w)
         start += w
-    return Circuit(n_wires, gates, list(zip(in_names, in_widths, strict=True)), outputs)
+    return BristolParts(n_wires, gates, list(zip(in_names, in_widths, strict=True)), outputs)
 
 
-def read_bristol(
-    path: str | Path, *, input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None
-) -> Circuit:
-    """Read a Bristol Fashion file (see :func:`parse_bristol`)."""
+def read_bristol_text(path: str | Path) -> str:
+    """The text of a Bristol Fashion file of at most :data:`MAX_FILE_BYTES` bytes, ASCII only."""
+    p = Path(path)
     try:
-        text = Path(path).read_text(encoding="ascii")
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise CircuitError(f"{path}: {size} bytes is larger than the {MAX_FILE_BYTES}-byte limit "
+                               "for Bristol files")
+        text = p.read_text(encoding="ascii")
     except UnicodeDecodeError:
         raise CircuitError(f"{path}: not an ASCII Bristol Fashion file") from None
-    return parse_bristol(text, input_names=input_names, output_names=output_names)
+    except OSError as exc:
+        raise CircuitError(f"{path}: cannot read the Bristol file ({exc.strerror or exc})") from None
+    return text
 
 
-def write_bristol(circuit: Circuit) -> str:
+def write_bristol(circuit: CircuitView) -> str:
     """Bristol Fashion text for ``circuit``.
 
     Wires are renumbered: inputs keep 0 .. n_in - 1, internal wires follow in gate order and the

@@ -24,14 +24,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import CircuitError, ParameterError
-
-if TYPE_CHECKING:
-    from .plan import Plan
+from .bristol import parse_bristol_parts, read_bristol_text, write_bristol
+from .gates import AND, EQ, EQW, INV, MAX_GATES, MAX_WIRES, OP_NAMES, XOR
+from .plan import Plan, build_plan
 
 __all__ = [
     "AND",
@@ -41,15 +40,11 @@ __all__ = [
     "OP_NAMES",
     "XOR",
     "Circuit",
+    "parse_bristol",
+    "read_bristol",
+    "write_bristol",
 ]
 
-XOR = 0
-AND = 1
-INV = 2
-EQW = 3
-EQ = 4
-OP_NAMES = ("XOR", "AND", "INV", "EQW", "EQ")
-_ARITY = (2, 2, 1, 1, 0)
 
 
 def _check_name(name: object, what: str) -> str:
@@ -99,9 +94,16 @@ class Circuit:
         outputs: Mapping[str, Sequence[int] | np.ndarray],
     ) -> None:
         n_wires = int(n_wires)
-        if n_wires < 0:
-            raise CircuitError(f"n_wires must be >= 0, got {n_wires}")
-        g = np.asarray(gates, dtype=np.int64)
+        if not 0 <= n_wires <= MAX_WIRES:
+            raise CircuitError(f"n_wires must be in [0, {MAX_WIRES}] (gates.MAX_WIRES), got {n_wires}")
+        if len(gates) > MAX_GATES:
+            raise CircuitError(f"at most {MAX_GATES} gates (gates.MAX_GATES), got {len(gates)}")
+        try:
+            g = np.asarray(gates, dtype=np.int64)
+        except (OverflowError, ValueError, TypeError) as exc:
+            raise CircuitError(
+                f"gates must be (op, in0, in1, out) integer tuples in int64 range: {exc}"
+            ) from None
         if g.size == 0:
             g = np.zeros((0, 4), dtype=np.int64)
         if g.ndim != 2 or g.shape[1] != 4:
@@ -115,8 +117,9 @@ class Circuit:
         for name, width in inputs:
             _check_name(name, "input group")
             width = int(width)
-            if width < 0:
-                raise CircuitError(f"input group {name!r} has negative width {width}")
+            if not 0 <= width <= n_wires - start:
+                raise CircuitError(f"input groups do not fit in n_wires = {n_wires} (group {name!r} has "
+                                   f"width {width})")
             if name in groups:
                 raise CircuitError(f"input group {name!r} appears twice")
             w = np.arange(start, start + width, dtype=np.int64)
@@ -268,8 +271,6 @@ class Circuit:
     def plan(self) -> Plan:
         """The levelled garbling schedule of this circuit (computed once, then cached)."""
         if self._plan is None:
-            from .plan import build_plan
-
             self._plan = build_plan(self)
         return self._plan
 
@@ -312,24 +313,21 @@ class Circuit:
         output_names: Sequence[str] | None = None,
     ) -> Circuit:
         """Read a Bristol Fashion circuit from a file path (see :mod:`private_mdi.gc.bristol`)."""
-        from .bristol import read_bristol
-
-        return read_bristol(source, input_names=input_names, output_names=output_names)
+        return cls.from_bristol_text(read_bristol_text(source), input_names=input_names,
+                                     output_names=output_names)
 
     @classmethod
     def from_bristol_text(
         cls, text: str, *, input_names: Sequence[str] | None = None,
         output_names: Sequence[str] | None = None,
     ) -> Circuit:
-        """Parse Bristol Fashion text."""
-        from .bristol import parse_bristol
-
-        return parse_bristol(text, input_names=input_names, output_names=output_names)
+        """Parse Bristol Fashion text (untrusted input is checked: see :mod:`private_mdi.gc.bristol`)."""
+        n_wires, gates, inputs, outputs = parse_bristol_parts(text, input_names=input_names,
+                                                              output_names=output_names)
+        return cls(n_wires, gates, inputs, outputs)
 
     def to_bristol(self) -> str:
         """This circuit as Bristol Fashion text (wires renumbered; group names are not kept)."""
-        from .bristol import write_bristol
-
         return write_bristol(self)
 
     # -- plaintext evaluation -----------------------------------------------------------------------
@@ -425,3 +423,17 @@ def concat_wires(groups: Iterable[np.ndarray]) -> np.ndarray:
     """Concatenate wire-index arrays (helper for callers assembling output groups)."""
     parts = list(groups)
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def parse_bristol(
+    text: str, *, input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None
+) -> Circuit:
+    """Parse Bristol Fashion text into a :class:`Circuit` (same as :meth:`Circuit.from_bristol_text`)."""
+    return Circuit.from_bristol_text(text, input_names=input_names, output_names=output_names)
+
+
+def read_bristol(
+    path: str | Path, *, input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None
+) -> Circuit:
+    """Read a Bristol Fashion file (same as :meth:`Circuit.from_bristol`)."""
+    return Circuit.from_bristol(path, input_names=input_names, output_names=output_names)

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import CircuitError, ParameterError
+from ..errors import CircuitError, GarbledDecodeError, ParameterError
 from .circuit import Circuit
+from .hash import FixedKeyAES, tccr_hash
 
 __all__ = [
     "TAG_BYTES",
@@ -45,6 +46,7 @@ __all__ = [
     "GroupKeys",
     "Labels",
     "assemble_labels",
+    "output_tags",
 ]
 
 VERSION = 1
@@ -302,12 +304,24 @@ class GarbledCircuit:
         return cls(circuit, _labels_from(bytes(data)[head:], (n_and, 2, c, 2)))
 
 
+def output_tags(labels: np.ndarray, aes: FixedKeyAES | None = None) -> np.ndarray:
+    """64-bit tags of output labels of shape (copies, n_out, 2): low word of H(L, 2^64 + o·C + c).
+
+    Bit 64 of the tweak keeps these tweaks apart from the gate tweaks (< 2^64), so each tweak is still
+    used once per Δ.
+    """
+    c, n = labels.shape[0], labels.shape[1]
+    tweak = (np.arange(n, dtype=np.uint64)[None, :] * np.uint64(c)
+             + np.arange(c, dtype=np.uint64)[:, None])
+    return tccr_hash(labels, tweak, 1, aes)[..., 0].copy()
+
+
 @dataclass(frozen=True, eq=False)
 class Decoder:
     """Output decoding information: ``bits`` (copies, n_out) uint8 and ``tags`` (copies, n_out, 2) uint64.
 
     The output bit of active label L is ``lsb(L) ⊕ bits``; L is accepted only if the 64-bit tag of L
-    (see :func:`private_mdi.gc.garble.output_tags`) equals ``tags[..., lsb(L)]``.
+    (see :func:`output_tags`) equals ``tags[..., lsb(L)]``.
     """
 
     circuit: Circuit
@@ -323,10 +337,23 @@ class Decoder:
         return int(self.bits.shape[1])
 
     def decode(self, output_labels: Labels | np.ndarray) -> np.ndarray:
-        """Output bits (copies, n_out); GarbledDecodeError if a label is not one of the two valid ones."""
-        from .garble import decode
+        """Output bits (copies, n_out) uint8; GarbledDecodeError if a label is not one of the two valid ones.
 
-        return decode(self, output_labels)
+        bit = lsb(L) ⊕ d, accepted only if tag(L) = tags[lsb(L)] (a wrong label passes with prob. 2^-64).
+        """
+        lab = output_labels.array if isinstance(output_labels, Labels) else Labels(output_labels).array
+        if lab.shape[:2] != self.bits.shape:
+            raise ParameterError(f"output labels must have shape {(*self.bits.shape, 2)}, got {lab.shape}")
+        s = (lab[..., 0] & np.uint64(1)).astype(np.intp)
+        expected = np.take_along_axis(self.tags, s[..., None], axis=2)[..., 0]
+        bad = output_tags(lab) != expected
+        if bad.any():
+            c, o = (int(v) for v in np.argwhere(bad)[0])
+            raise GarbledDecodeError(
+                f"{int(bad.sum())} output label(s) are neither valid label of their wire "
+                f"(first: copy {c}, output bit {o}); an input label was wrong or the tables do not match"
+            )
+        return (s.astype(np.uint8) ^ self.bits).astype(np.uint8)
 
     def to_bytes(self) -> bytes:
         c, n = self.bits.shape

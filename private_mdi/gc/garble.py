@@ -13,8 +13,10 @@ Scheme (Zahur, Rosulek, Evans, "Two Halves Make a Whole", EUROCRYPT 2015, §3), 
       C⁰ = W_G ⊕ W_E,   table = (T_G, T_E): 2 ciphertexts = 32 bytes.
 
   The evaluator holding A, B computes C = [H(A, j) ⊕ s_a·T_G] ⊕ [H(B, j') ⊕ s_b·(T_E ⊕ A)] with s = lsb.
-- H is the TCCR hash of :mod:`private_mdi.gc.hash`: 4 AES blocks per AND to garble, 2 to evaluate, and
-  one AES-ECB call per AND level over all gates and copies of that level. Every tweak is used once per Δ.
+- H(x, i) = π(π(x) ⊕ i) ⊕ π(x) is the TCCR hash of :mod:`private_mdi.gc.hash` (Guo–Katz–Wang–Yu,
+  ePrint 2019/074): per AND 4 hashes (8 AES blocks) to garble and 2 hashes (4 AES blocks) to evaluate, in
+  two AES-ECB calls per AND level over all gates and copies of that level. Every tweak is used once per
+  Δ, which is the condition of the TCCR theorem.
 
 **Δ per copy.** Each copy (one neuron) is an independently garbled circuit with its own Δ_c; two calls
 of :func:`garble` never share a Δ (fresh from the CSPRNG each time). Sharing one Δ over the copies would be
@@ -44,11 +46,18 @@ import numpy as np
 
 from cmpc.rand import RandomSource, resolve
 
-from ..errors import GarbledDecodeError, ParameterError
+from ..errors import ParameterError
 from . import kernels
 from .circuit import Circuit
-from .encoding import Decoder, Encoder, GarbledCircuit, Labels
-from .hash import FixedKeyAES, sigma, tccr_hash
+from .encoding import Decoder, Encoder, GarbledCircuit, Labels, output_tags
+from .hash import FixedKeyAES
+from .levels import (
+    Scratch,
+    evaluate_chunk_fused,
+    evaluate_chunk_numpy,
+    garble_chunk_fused,
+    garble_chunk_numpy,
+)
 from .plan import Plan
 
 __all__ = [
@@ -122,23 +131,6 @@ def _check_copies(copies: object) -> int:
     return c
 
 
-def _lsb_mask(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """All-ones (both words) where lsb(x) = 1, else zero: shape of x (…, 2)."""
-    m = np.bitwise_and(x[..., 0], _ONE)
-    np.negative(m, out=m)
-    out[..., 0] = m
-    out[..., 1] = m
-    return out
-
-
-def output_tags(labels: np.ndarray, aes: FixedKeyAES | None = None) -> np.ndarray:
-    """64-bit tags of output labels of shape (copies, n_out, 2): low word of H(L, 2^64 + o·C + c)."""
-    c, n = labels.shape[0], labels.shape[1]
-    tweak = (np.arange(n, dtype=np.uint64)[None, :] * np.uint64(c)
-             + np.arange(c, dtype=np.uint64)[:, None])
-    return tccr_hash(labels, tweak, 1, aes)[..., 0].copy()
-
-
 #: Target size of the label array of one chunk of copies: copies are garbled and evaluated in chunks so
 #: that the working set stays bounded (memory is O(chunk · slots), not O(copies · slots)).
 CHUNK_BYTES = 32 << 20
@@ -151,158 +143,6 @@ def _chunk(plan: Plan, copies: int) -> int:
     return -(-copies // n_chunks)
 
 
-def _tweaks(first: int, g: int, total: int, offset: int, n: int) -> np.ndarray:
-    """j = 2((first + i)·total + offset + c) for i < g, c < n, as a (g, n) uint64 array."""
-    gates = np.arange(first, first + g, dtype=np.uint64)
-    rows = (gates * np.uint64(total) + np.uint64(offset)) * np.uint64(2)
-    return rows[:, None] + np.arange(0, 2 * n, 2, dtype=np.uint64)[None, :]
-
-
-class _Scratch:
-    """Reusable buffers of one garbling or evaluation (sized for the largest AND level of a chunk)."""
-
-    def __init__(self, plan: Plan, chunk: int, blocks: int) -> None:
-        self.x = np.empty(2 * blocks * plan.max_and_batch * chunk, dtype=np.uint64)
-        self.m = np.empty(4 * plan.max_and_batch * chunk, dtype=np.uint64)
-        self.t = np.empty(4 * plan.max_and_batch * chunk, dtype=np.uint64)
-        self.aes = FixedKeyAES()
-
-
-def _sigma_tweak(x: np.ndarray, tweak: np.ndarray, out: np.ndarray) -> None:
-    """out = σ(x) ⊕ tweak for labels (…, 2) with the high word at index 1 (see :func:`hash.sigma`)."""
-    np.bitwise_xor(x[..., 1], tweak, out=out[..., 0])
-    np.bitwise_xor(x[..., 1], x[..., 0], out=out[..., 1])
-
-
-def _garble_chunk_numpy(plan: Plan, L: np.ndarray, delta: np.ndarray, sdelta: np.ndarray,
-                        tables: np.ndarray, total: int, offset: int, sc: _Scratch) -> None:
-    """Garble copies ``offset ..`` held in L (n_slots, n, 2) with numpy passes.
-
-    ``tables`` is the (n_and, 2, n, 2) view of this chunk's columns of the tables.
-    """
-    n = L.shape[1]
-    for stage in plan.stages:
-        batch = stage.ands
-        if batch is not None:
-            g = batch.size
-            gn = g * n
-            A0 = np.take(L, batch.a, axis=0)
-            B0 = np.take(L, batch.b, axis=0)
-            if batch.inv_a.size:
-                A0[batch.inv_a] ^= delta
-            if batch.inv_b.size:
-                B0[batch.inv_b] ^= delta
-            X = sc.x[: 8 * gn].reshape(4, g, n, 2)
-            tw = _tweaks(batch.first, g, total, offset, n)
-            # X[0] = σ(A⁰) ⊕ j, X[1] = σ(A¹) ⊕ j, X[2] = σ(B⁰) ⊕ j', X[3] = σ(B¹) ⊕ j'
-            _sigma_tweak(A0, tw, X[0])
-            np.bitwise_xor(X[0], sdelta, out=X[1])
-            tw |= _ONE
-            _sigma_tweak(B0, tw, X[2])
-            np.bitwise_xor(X[2], sdelta, out=X[3])
-            Y = sc.aes.permute(X)
-            np.bitwise_xor(Y, X, out=Y)  # Y[k] = H(·) of the four inputs
-            H0, H1, H2, H3 = Y[0], Y[1], Y[2], Y[3]
-            ma = _lsb_mask(A0, sc.m[: 2 * gn].reshape(g, n, 2))
-            mb = _lsb_mask(B0, sc.m[2 * gn : 4 * gn].reshape(g, n, 2))
-            T = tables[batch.first : batch.first + g]
-            TG = T[:, 0]
-            TE = T[:, 1]
-            t1 = sc.t[: 2 * gn].reshape(g, n, 2)
-            t2 = sc.t[2 * gn : 4 * gn].reshape(g, n, 2)
-            # T_G = H0 ⊕ H1 ⊕ p_b·Δ
-            np.bitwise_xor(H0, H1, out=t1)
-            np.bitwise_and(mb, delta, out=t2)
-            np.bitwise_xor(t1, t2, out=TG)
-            # W_G = H0 ⊕ p_a·T_G  (into the output slots)
-            out = L[batch.out_start : batch.out_start + g]
-            np.bitwise_and(ma, TG, out=t2)
-            np.bitwise_xor(H0, t2, out=out)
-            # T_E = H2 ⊕ H3 ⊕ A⁰ ; W_E = H2 ⊕ p_b·(H2 ⊕ H3) ; C⁰ = W_G ⊕ W_E
-            np.bitwise_xor(H2, H3, out=t1)
-            np.bitwise_xor(t1, A0, out=TE)
-            np.bitwise_and(mb, t1, out=t1)
-            np.bitwise_xor(t1, H2, out=t1)
-            np.bitwise_xor(out, t1, out=out)
-        for xb in stage.xors:
-            np.bitwise_xor(np.take(L, xb.a, axis=0), np.take(L, xb.b, axis=0),
-                           out=L[xb.out_start : xb.out_start + xb.size])
-
-
-def _evaluate_chunk_numpy(plan: Plan, L: np.ndarray, tables: np.ndarray, total: int, offset: int,
-                          sc: _Scratch) -> None:
-    """Evaluate copies ``offset ..`` held in L with numpy passes; tables: (n_and, 2, n, 2) view."""
-    n = L.shape[1]
-    for stage in plan.stages:
-        batch = stage.ands
-        if batch is not None:
-            g = batch.size
-            gn = g * n
-            A = np.take(L, batch.a, axis=0)
-            B = np.take(L, batch.b, axis=0)
-            X = sc.x[: 4 * gn].reshape(2, g, n, 2)
-            tw = _tweaks(batch.first, g, total, offset, n)
-            _sigma_tweak(A, tw, X[0])
-            tw |= _ONE
-            _sigma_tweak(B, tw, X[1])
-            Y = sc.aes.permute(X)
-            np.bitwise_xor(Y, X, out=Y)
-            T = tables[batch.first : batch.first + g]
-            out = L[batch.out_start : batch.out_start + g]
-            m = sc.m[: 2 * gn].reshape(g, n, 2)
-            t = sc.t[: 2 * gn].reshape(g, n, 2)
-            # W_G = H(A, j) ⊕ s_a·T_G
-            _lsb_mask(A, m)
-            np.bitwise_and(m, T[:, 0], out=t)
-            np.bitwise_xor(Y[0], t, out=out)
-            # W_E = H(B, j') ⊕ s_b·(T_E ⊕ A)
-            _lsb_mask(B, m)
-            np.bitwise_xor(T[:, 1], A, out=t)
-            np.bitwise_and(t, m, out=t)
-            np.bitwise_xor(t, Y[1], out=t)
-            np.bitwise_xor(out, t, out=out)
-        for xb in stage.xors:
-            np.bitwise_xor(np.take(L, xb.a, axis=0), np.take(L, xb.b, axis=0),
-                           out=L[xb.out_start : xb.out_start + xb.size])
-
-
-def _garble_chunk_fused(plan: Plan, L: np.ndarray, delta: np.ndarray, sdelta: np.ndarray,
-                        tables: np.ndarray, total: int, offset: int, sc: _Scratch) -> None:
-    """Same as :func:`_garble_chunk_numpy` with the fused kernels of :mod:`private_mdi.gc.kernels`."""
-    n = L.shape[1]
-    for stage in plan.stages:
-        batch = stage.ands
-        if batch is not None:
-            g = batch.size
-            X = sc.x[: 8 * g * n].reshape(4, g, n, 2)
-            kernels.garble_pre(L, batch.a, batch.b, batch.flags_a, batch.flags_b, delta, sdelta, batch.first,
-                               total, offset, X)
-            Y = sc.aes.permute(X)
-            kernels.garble_post(L, batch.a, batch.b, batch.flags_a, batch.flags_b, delta, sdelta, batch.first,
-                                total, offset, Y, tables[batch.first : batch.first + g], batch.out_start)
-        if stage.all_xors is not None:
-            xb = stage.all_xors
-            kernels.xor_level(L, xb.a, xb.b, xb.out_start)
-
-
-def _evaluate_chunk_fused(plan: Plan, L: np.ndarray, tables: np.ndarray, total: int, offset: int,
-                          sc: _Scratch) -> None:
-    """Same as :func:`_evaluate_chunk_numpy` with the fused kernels."""
-    n = L.shape[1]
-    for stage in plan.stages:
-        batch = stage.ands
-        if batch is not None:
-            g = batch.size
-            X = sc.x[: 4 * g * n].reshape(2, g, n, 2)
-            kernels.eval_pre(L, batch.a, batch.b, batch.first, total, offset, X)
-            Y = sc.aes.permute(X)
-            kernels.eval_post(L, batch.a, batch.b, batch.first, total, offset, Y,
-                              tables[batch.first : batch.first + g], batch.out_start)
-        if stage.all_xors is not None:
-            xb = stage.all_xors
-            kernels.xor_level(L, xb.a, xb.b, xb.out_start)
-
-
 def _garble_plan(plan: Plan, zero_in: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Run the garbler: zero_in (n_in, C, 2), delta (C, 2) -> tables, stored output labels.
 
@@ -312,18 +152,18 @@ def _garble_plan(plan: Plan, zero_in: np.ndarray, delta: np.ndarray) -> tuple[np
     """
     copies = delta.shape[0]
     chunk = _chunk(plan, copies)
-    runner = _garble_chunk_fused if _backend == "numba" else _garble_chunk_numpy
+    runner = garble_chunk_fused if _backend == "numba" else garble_chunk_numpy
     tables = np.empty((plan.n_and, 2, copies, 2), dtype=np.uint64)
     out = np.empty((plan.out_slots.size, copies, 2), dtype=np.uint64)
     L = np.empty((plan.n_slots, chunk, 2), dtype=np.uint64)
-    sc = _Scratch(plan, chunk, 4)
+    sc = Scratch(plan, chunk, 4)
     for c0 in range(0, copies, chunk):
         c1 = min(copies, c0 + chunk)
         Lc = L if c1 - c0 == chunk else np.empty((plan.n_slots, c1 - c0, 2), dtype=np.uint64)
         Lc[: plan.n_inputs] = zero_in[:, c0:c1]
         Lc[plan.zero_slot] = 0
         dc = np.ascontiguousarray(delta[c0:c1])
-        runner(plan, Lc, dc, sigma(dc), tables[:, :, c0:c1], copies, c0, sc)
+        runner(plan, Lc, dc, tables[:, :, c0:c1], copies, c0, sc)
         out[:, c0:c1] = np.take(Lc, plan.out_slots, axis=0)
     return tables, out
 
@@ -332,10 +172,10 @@ def _evaluate_plan(plan: Plan, tables: np.ndarray, labels_in: np.ndarray) -> np.
     """Run the evaluator: labels_in (n_in, C, 2) -> output labels (n_out, C, 2)."""
     copies = labels_in.shape[1]
     chunk = _chunk(plan, copies)
-    runner = _evaluate_chunk_fused if _backend == "numba" else _evaluate_chunk_numpy
+    runner = evaluate_chunk_fused if _backend == "numba" else evaluate_chunk_numpy
     out = np.empty((plan.out_slots.size, copies, 2), dtype=np.uint64)
     L = np.empty((plan.n_slots, chunk, 2), dtype=np.uint64)
-    sc = _Scratch(plan, chunk, 2)
+    sc = Scratch(plan, chunk, 2)
     for c0 in range(0, copies, chunk):
         c1 = min(copies, c0 + chunk)
         Lc = L if c1 - c0 == chunk else np.empty((plan.n_slots, c1 - c0, 2), dtype=np.uint64)
@@ -419,19 +259,9 @@ def evaluate(gc: Garbling | GarbledCircuit, labels: Labels | np.ndarray) -> Labe
 
 def decode(decoder: Decoder, output_labels: Labels | np.ndarray) -> np.ndarray:
     """Output bits (copies, n_out) uint8 from output labels; GarbledDecodeError on an invalid label."""
-    lab = output_labels.array if isinstance(output_labels, Labels) else Labels(output_labels).array
-    if lab.shape[:2] != decoder.bits.shape:
-        raise ParameterError(f"output labels must have shape {(*decoder.bits.shape, 2)}, got {lab.shape}")
-    s = (lab[..., 0] & _ONE).astype(np.intp)
-    expected = np.take_along_axis(decoder.tags, s[..., None], axis=2)[..., 0]
-    bad = output_tags(lab) != expected
-    if bad.any():
-        c, o = (int(v) for v in np.argwhere(bad)[0])
-        raise GarbledDecodeError(
-            f"{int(bad.sum())} output label(s) are neither valid label of their wire "
-            f"(first: copy {c}, output bit {o}); an input label was wrong or the tables do not match"
-        )
-    return (s.astype(np.uint8) ^ decoder.bits).astype(np.uint8)
+    if not isinstance(decoder, Decoder):
+        raise ParameterError(f"decoder must be a Decoder, got {type(decoder).__name__}")
+    return decoder.decode(output_labels)
 
 
 def run(circuit: Circuit, bits: np.ndarray, rng: RandomSource | None = None) -> np.ndarray:

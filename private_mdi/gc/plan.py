@@ -12,8 +12,9 @@
    ``x ∧ ¬x = 0`` are resolved at compile time, so no AND gate is garbled on a public value.
 3. **Dead-gate removal.** Nodes that no output depends on are dropped (input wires are always kept).
 4. **Levelling.** The AND depth of a node is 0 for inputs, ``max(inputs)`` for XOR and ``max(inputs)+1``
-   for AND. Stage d holds the AND nodes of depth d (one batch: one AES call) followed by the XOR nodes of
-   depth d in sub-levels (longest XOR path inside the stage), each sub-level one vectorised XOR.
+   for AND. Stage d holds the AND nodes of depth d (one batch: two AES-ECB calls, one per pass of the
+   hash) followed by the XOR nodes of depth d in sub-levels (longest XOR path inside the stage), each
+   sub-level one vectorised XOR.
 5. **Slots.** Node labels live in one array indexed by slot: inputs first (slot = wire), then stage by
    stage the AND batch and the XOR sub-levels, each a contiguous range (results are written in place, only
    operands are gathered), and the zero slot last.
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .circuit import EQ, EQW, INV, XOR, Circuit
+from .gates import EQ, EQW, INV, XOR, CircuitView
 
 __all__ = ["AndBatch", "Plan", "Stage", "XorBatch", "build_plan"]
 
@@ -98,7 +99,7 @@ class Plan:
         return max((s.ands.size for s in self.stages if s.ands is not None), default=0)
 
 
-def build_plan(circuit: Circuit) -> Plan:
+def build_plan(circuit: CircuitView) -> Plan:
     """Compile ``circuit`` into its levelled schedule (pure function of the circuit)."""
     n_in = circuit.n_inputs
     # node tables (python lists: built once per circuit)
@@ -255,7 +256,3 @@ def build_plan(circuit: Circuit) -> Plan:
         out_inv=out_inv,
     )
 
-
-def plan_and_count(circuit: Circuit) -> int:
-    """AND gates actually garbled for ``circuit`` (after folding and dead-gate removal)."""
-    return circuit.plan().n_and
