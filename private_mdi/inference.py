@@ -401,7 +401,9 @@ class PrivateInference:
             return sum(
                 getattr(t, what)
                 for (ph, s, d), t in pairs.items()
-                if ph == Phase.ONLINE and (src is None or s == src) and (dst is None or d == dst)
+                if ph in (Phase.ONLINE, Phase.GATHER)
+                and (src is None or s == src)
+                and (dst is None or d == dst)
             )
 
         spec = self.spec
@@ -447,6 +449,8 @@ class PrivateInference:
             ),
             offline_chunk=self.offline_chunk,
             offline_window=self.offline_window,
+            gather_bytes_per_inference=sum(t.bytes for (ph, _, _), t in pairs.items() if ph == Phase.GATHER)
+            / n_on,
         )
 
 

@@ -104,10 +104,11 @@ def _default_evaluators(hosts: list[tuple[int, ...]], edges: int) -> list[tuple[
         here, nxt = hosts[ell], hosts[ell + 1]
         if len(here) > 1:
             out.append(tuple(here[(j + 1) % len(here)] for j in range(len(here))))
+        elif len(nxt) == 1:
+            out.append(nxt)  # host(ℓ+1), as in the paper (rule 3 then refuses host(ℓ) = host(ℓ+1))
         else:
-            # a host of the next layer (no gather to it), else the next edge round the ring
-            cands = [e for e in nxt if e != here[0]] or [here[0] % edges + 1]
-            out.append((cands[0],))
+            # a host of the next layer (no gather message to itself)
+            out.append(([e for e in nxt if e != here[0]] or [here[0] % edges + 1])[:1])
     out.append(())
     return out
 
@@ -226,12 +227,17 @@ def plan_slices(
             out.append((Slice(hs[0], 0, d, ev[0]),))
             continue
         pool = pools[ell - 1] if ell - 1 < len(pools) else None
+        g = 1 if granules is None else max(1, int(granules[ell - 1]))
+        if d % g:
+            g = 1
         if pool is not None:
             pool = np.asarray(pool)
             nw = int(pool.shape[0])
-            if nw < m:
-                raise PlacementError(f"layer {ell} has {nw} max-pooling windows, cannot cut {m} slices")
-            wc = _cuts(nw, m)
+            # cut at channel boundaries (whole channels' windows) when the windows divide evenly
+            units = d // g if nw % (d // g) == 0 else nw
+            if units < m:
+                raise PlacementError(f"layer {ell} has {units} pooled channels/windows, cannot cut {m} slices")
+            wc = [c * (nw // units) for c in _cuts(units, m)]
             bounds = []
             for j in range(m):
                 block = pool[wc[j] : wc[j + 1]]
@@ -250,9 +256,6 @@ def plan_slices(
                     "different layer"
                 )
         else:
-            g = 1 if granules is None else max(1, int(granules[ell - 1]))
-            if d % g:
-                g = 1
             units = d // g
             if units < m:
                 raise PlacementError(f"layer {ell} has {units} output channels/rows, cannot cut {m} slices")

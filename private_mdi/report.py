@@ -78,6 +78,8 @@ class Report:
     #: what ``offline`` ran with: chunk size and chunks in flight
     offline_chunk: int = 0
     offline_window: int = 0
+    #: bytes per inference of the online gather (slices of u_{ℓ+1} between edges; 0 without split layers)
+    gather_bytes_per_inference: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def bytes_by_phase(self) -> dict[str, int]:
@@ -102,6 +104,7 @@ class Report:
             "edge_busy_per_inference_s": dict(self.edge_busy_per_inference_s),
             "offline_chunk": self.offline_chunk,
             "offline_window": self.offline_window,
+            "gather_bytes_per_inference": self.gather_bytes_per_inference,
         }
 
     def summary(self) -> str:
@@ -110,6 +113,11 @@ class Report:
         by = self.bytes_by_phase()
         n_off = max(1, self.inferences_offline)
         offline = sum(v for k, v in by.items() if k.startswith("offline"))
+        gather = (
+            f"; gather between edges {fmt_bytes(self.gather_bytes_per_inference)} per inference"
+            if self.gather_bytes_per_inference
+            else ""
+        )
         lines = [
             f"privateMDI: p = {p.p} ({p.p.bit_length()} bits), f = {p.f}, K = {p.edges} edges, "
             f"host(ℓ) = {list(p.hosts)}, Paillier {p.key_bits} bits",
@@ -118,7 +126,8 @@ class Report:
             f"online: {self.inferences_online} inferences, "
             f"{t.online_per_inference_s * 1e3:.2f} ms per inference; "
             f"client {fmt_bytes(self.client_online.up_bytes / max(1, self.inferences_online))} up, "
-            f"{fmt_bytes(self.client_online.down_bytes / max(1, self.inferences_online))} down per inference",
+            f"{fmt_bytes(self.client_online.down_bytes / max(1, self.inferences_online))} down per inference"
+            + gather,
             "storage per inference: "
             + ", ".join(f"{k} {fmt_bytes(v)}" for k, v in self.storage_per_inference_bytes.items()),
         ]

@@ -54,6 +54,7 @@ class Edge(ServerRole):
         self.evaluated_units = spec.evaluated_units(index)
         self.slice_of = {ell: j for ell, j in self.hosted_units}
         self.hosted = [ell for ell, _ in self.hosted_units]
+        self.evaluated = sorted({ell for ell, _ in self.evaluated_units})
         self._hosted_u = {spec.unit(ell, j) for ell, j in self.hosted_units}
         self._evaluated_u = {spec.unit(ell, j) for ell, j in self.evaluated_units}
         #: gathered slices of u_ℓ per (inference, ℓ) while not all have arrived

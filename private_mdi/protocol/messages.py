@@ -168,7 +168,7 @@ class Output(Message):
     """host(L) → C: b_L."""
 
 
-@_kind(43, Phase.ONLINE)
+@_kind(43, Phase.GATHER)
 class Gather(Message):
     """evaluator(ℓ, j) → every other host of layer ℓ+1: its decoded slice of u_{ℓ+1} (layer field: the
     unit ℓ + 1024·j of the slice whose ReLU it evaluated). Only sent when a layer is split."""

@@ -36,6 +36,8 @@ class Phase:
     GARBLING = "offline-garbling"
     OT = "offline-ot"
     ONLINE = "online"
+    #: online slices of u_{ℓ+1} from the evaluators of a split layer to the next layer's hosts
+    GATHER = "online-gather"
     #: orchestration (begin/done/stats/shutdown): not protocol traffic, reported apart
     CONTROL = "control"
     OFFLINE = (PAILLIER, GARBLING, OT)
