@@ -33,9 +33,9 @@ session is closed (:class:`SessionClosedError`; make a new one).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -160,7 +160,9 @@ class PrivateInference:
         self.on_out_of_range = check_choice("on_out_of_range", on_out_of_range, OUT_OF_RANGE_CHOICES)
         self.model = model
         if hosts is not None and split:
-            raise PlacementError("give split slices either in hosts= (tuples of edges) or in split=, not both")
+            raise PlacementError(
+                "give split slices either in hosts= (tuples of edges) or in split=, not both"
+            )
         if hosts is None:
             self.placement = round_robin(edges, model.num_linear, split)
         else:

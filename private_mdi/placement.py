@@ -21,9 +21,11 @@ Rules (:func:`validate_placement`, :func:`plan_slices` raise :class:`PlacementEr
 Default (no ``split``, no ``hosts``): round-robin unsplit, ``host(ℓ) = ((ℓ − 1) mod K) + 1``
 (:func:`round_robin`), evaluator(ℓ) = host(ℓ + 1). A split layer ℓ with m slices on edges h_1..h_m gets
 evaluators h_{j+1 mod m} (each of its hosts evaluates one neighbour's slice: the ReLU work is spread like
-the linear work); an unsplit layer before a split one is evaluated by a host of the next layer.
+the linear work), or, when at least m edges hold no slice of ℓ, those idle edges (in ring order after the
+last host); an unsplit layer before a split one is evaluated by a host of the next layer.
 Slices of one layer have the same input, so their multiply-adds and ReLUs are both proportional to their
-rows: balancing by work is cutting the rows (at channel / window granularity) as evenly as possible.
+rows: balancing by work is cutting the rows as evenly as possible (at channel boundaries when the channels
+divide evenly, at window boundaries under max pooling).
 
 What leaks: nothing; the placement is public.
 """
@@ -98,17 +100,32 @@ class Placement:
         return [ell for ell in range(1, len(self.hosts) + 1) if edge in self.slice_hosts(ell)]
 
 
+def _entry(h: int | Sequence[int]) -> tuple[int, ...]:
+    if isinstance(h, int | np.integer) and not isinstance(h, bool):
+        return (int(h),)
+    if isinstance(h, str | bytes):
+        raise TypeError(h)
+    return tuple(int(e) for e in h)  # type: ignore[union-attr]
+
+
 def _default_evaluators(hosts: list[tuple[int, ...]], edges: int) -> list[tuple[int, ...]]:
     out: list[tuple[int, ...]] = []
     for ell in range(len(hosts) - 1):
         here, nxt = hosts[ell], hosts[ell + 1]
         if len(here) > 1:
-            out.append(tuple(here[(j + 1) % len(here)] for j in range(len(here))))
+            # idle edges first (edges holding no slice of ℓ), then the hosts' neighbours round the ring
+            idle = [e for e in range(1, edges + 1) if e not in here]
+            if len(idle) >= len(here):
+                start = (max(here) % edges) + 1
+                ring = [((start - 1 + t) % edges) + 1 for t in range(edges)]
+                out.append(tuple(e for e in ring if e not in here)[: len(here)])
+            else:
+                out.append(tuple(here[(j + 1) % len(here)] for j in range(len(here))))
         elif len(nxt) == 1:
             out.append(nxt)  # host(ℓ+1), as in the paper (rule 3 then refuses host(ℓ) = host(ℓ+1))
         else:
             # a host of the next layer (no gather message to itself)
-            out.append(([e for e in nxt if e != here[0]] or [here[0] % edges + 1])[:1])
+            out.append(tuple([e for e in nxt if e != here[0]] or [here[0] % edges + 1])[:1])
     out.append(())
     return out
 
@@ -129,7 +146,7 @@ def validate_placement(
         raise PlacementError(f"privateMDI needs K >= 2 edge servers, got edges={edges!r}")
     edges = int(edges)
     try:
-        hs = [(int(h),) if _is_int(h) else tuple(int(e) for e in h) for h in hosts]  # type: ignore[union-attr]
+        hs = [_entry(h) for h in hosts]
     except (TypeError, ValueError) as exc:
         raise PlacementError(
             f"hosts must list, per linear layer, an edge number 1..{edges} or a tuple of them, got {hosts!r}"
@@ -161,18 +178,20 @@ def validate_placement(
             )
     split = any(len(h) > 1 for h in hs)
     for i in range(1, layers):
-        for j, (h, e) in enumerate(zip(hs[i - 1], ev[i - 1])):
+        for j, (h_j, e) in enumerate(zip(hs[i - 1], ev[i - 1])):
             if not 1 <= e <= edges:
-                raise PlacementError(f"ReLU of layer {i} evaluated on edge {e}, edges are numbered 1..{edges}")
-            if h == e:
+                raise PlacementError(
+                    f"ReLU of layer {i} evaluated on edge {e}, edges are numbered 1..{edges}"
+                )
+            if h_j == e:
                 if not split and evaluators is None:
                     raise PlacementError(
-                        f"linear layers {i} and {i + 1} are both on edge {h}: consecutive linear layers "
+                        f"linear layers {i} and {i + 1} are both on edge {h_j}: consecutive linear layers "
                         "must be on different edges (the edge holding a layer's output share must not "
                         "evaluate the garbled ReLU that consumes it)"
                     )
                 raise PlacementError(
-                    f"slice {j} of linear layer {i} is held and its ReLU evaluated by edge {h}: the edge "
+                    f"slice {j} of linear layer {i} is held and its ReLU evaluated by edge {h_j}: the edge "
                     "that holds a value never evaluates the circuit that consumes it"
                 )
     hosts_t = tuple(h[0] if len(h) == 1 else h for h in hs)
@@ -215,7 +234,9 @@ def plan_slices(
     ``dims = (d_0, …, d_L)``; ``pools[ℓ − 1]`` the max-pooling windows after layer ℓ's ReLU (or None);
     ``granules[ℓ − 1]`` the rows per output channel of layer ℓ (1 for a dense layer). Slices are cut at
     pooling-window boundaries when the layer is pooled (windows must then be contiguous row blocks in
-    order), else at channel boundaries, as evenly as possible.
+    order; whole channels' windows when the windows divide evenly among channels), else at channel
+    boundaries when the channels divide evenly among the slices, else at row boundaries, as evenly as
+    possible.
     """
     layers = len(dims) - 1
     out: list[tuple[Slice, ...]] = []
@@ -236,7 +257,9 @@ def plan_slices(
             # cut at channel boundaries (whole channels' windows) when the windows divide evenly
             units = d // g if nw % (d // g) == 0 else nw
             if units < m:
-                raise PlacementError(f"layer {ell} has {units} pooled channels/windows, cannot cut {m} slices")
+                raise PlacementError(
+                    f"layer {ell} has {units} pooled channels/windows, cannot cut {m} slices"
+                )
             wc = [c * (nw // units) for c in _cuts(units, m)]
             bounds = []
             for j in range(m):
@@ -257,6 +280,8 @@ def plan_slices(
                 )
         else:
             units = d // g
+            if units % m:  # channels do not divide evenly: balance rows instead
+                g, units = 1, d
             if units < m:
                 raise PlacementError(f"layer {ell} has {units} output channels/rows, cannot cut {m} slices")
             bounds = [(c * g, e * g) for c, e in zip(_cuts(units, m), _cuts(units, m)[1:])]

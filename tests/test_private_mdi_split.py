@@ -74,9 +74,14 @@ def test_split_conv_bit_exact(edges: int, mode: str, pool: bool, keys: PaillierK
     with PrivateInference(
         model, edges=edges, split={1: edges}, paillier_keys=keys, rng=RandomSource(seed=3), mode=mode
     ) as pi:
-        # whole output channels (16 rows each) per slice, windows never straddle
+        # whole output channels (16 rows each) when the 4 channels divide among the slices or under max
+        # pooling (windows never straddle); otherwise rows balanced to within one
         rows = [(lo, hi) for _, lo, hi, _ in pi.spec.slices_of(1)]
-        assert all(lo % 16 == 0 and hi % 16 == 0 for lo, hi in rows)
+        if pool or edges == 4:
+            assert all(lo % 16 == 0 and hi % 16 == 0 for lo, hi in rows)
+        else:
+            sizes = [hi - lo for lo, hi in rows]
+            assert max(sizes) - min(sizes) <= 1 and sum(sizes) == 64
         x = x_of(edges, 2, 16)
         pi.offline(2)
         np.testing.assert_array_equal(pi.predict_raw(x), pi.reference_raw(x))
@@ -87,11 +92,11 @@ def test_invalid_split_placements_refused(keys: PaillierKeyPair) -> None:
         validate_placement([(1, 1), 2, 3], 3, 3)
     with pytest.raises(PlacementError, match="never evaluates"):
         validate_placement([(1, 2), 3, 1], 3, 3, evaluators=[(2, 2), (1,), ()])
-    with pytest.raises(PlacementError, match="numbered 1..3"):
+    with pytest.raises(PlacementError, match=r"numbered 1\.\.3"):
         validate_placement([(1, 4), 2, 3], 3, 3)
-    with pytest.raises(PlacementError, match="1..K"):
+    with pytest.raises(PlacementError, match=r"1\.\.K"):
         round_robin(3, 3, {1: 4})
-    with pytest.raises(PlacementError, match="layers 1..3"):
+    with pytest.raises(PlacementError, match=r"layers 1\.\.3"):
         round_robin(3, 3, {5: 2})
     with pytest.raises(PlacementError, match="cannot cut"):
         PrivateInference(dense_model(1, (4, 2, 5, 3)), edges=3, split={1: 3}, paillier_keys=keys)
@@ -111,7 +116,7 @@ def test_each_edge_holds_only_its_slices(keys: PaillierKeyPair) -> None:
     seen = []
     for e in pi.edges:
         for ell, j in e.hosted_units:
-            _, lo, hi, ev = pi.spec.slices_of(ell)[j]
+            _, lo, hi, _ev = pi.spec.slices_of(ell)[j]
             w, _ = e.weights[ell]
             if ell == 1:
                 np.testing.assert_array_equal(w, q1[lo:hi])

@@ -255,7 +255,10 @@ class Client(RoleBase):
             u1 = self.field.raw_sub(row, r1)
             # a split first layer: every host of a slice needs the whole u_1
             msgs.append(
-                [(edge_name(h), m.Input.vector(i, spec.unit(1, j), u1, spec.p)) for j, (h, *_r) in enumerate(first)]
+                [
+                    (edge_name(h), m.Input.vector(i, spec.unit(1, j), u1, spec.p))
+                    for j, (h, *_r) in enumerate(first)
+                ]
             )
         if pipelined:
             return [x for group in msgs for x in group]

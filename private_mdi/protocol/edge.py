@@ -70,7 +70,9 @@ class Edge(ServerRole):
         #: pieces stored per inference, and what one inference needs
         self._pieces: dict[int, int] = {}
         self._need = (
-            len(self.hosted) + sum(1 for ell in self.hosted if ell < spec.layers) + 2 * len(self.evaluated_units)
+            len(self.hosted)
+            + sum(1 for ell in self.hosted if ell < spec.layers)
+            + 2 * len(self.evaluated_units)
         )
         self._chunks: dict[int, int] = {}  # first → count, announced and not yet acknowledged
         self._completed: list[int] = []
@@ -111,7 +113,7 @@ class Edge(ServerRole):
     # -- setup -----------------------------------------------------------------------------------------
     def _weights(self, message: m.Message) -> Outgoing:
         spec = self.spec
-        ell, j = spec.parse_unit(message.layer)
+        ell, _ = spec.parse_unit(message.layer)
         if message.layer not in self._hosted_u or ell in self.weights:
             raise ProtocolError(f"{self.name}: weights of layer {ell}, which this edge does not host")
         rows = self._rows(ell)
@@ -266,7 +268,7 @@ class Edge(ServerRole):
         return [(CLIENT, m.Output.vector(i, unit, b, spec.p))]
 
     def linear_step(self, inference: int, layer: int, u: np.ndarray) -> np.ndarray:
-        """``b_ℓ^(j) = Ŵ_ℓ^(j) u_ℓ + s_ℓ^(j) + β̂_ℓ^(j) mod p`` on host(ℓ, j) (consumes s of this inference)."""
+        """``b_ℓ^(j) = Ŵ_ℓ^(j) u_ℓ + s_ℓ^(j) + β̂_ℓ^(j) mod p`` on host(ℓ, j) (consumes its s)."""
         fld = self.field
         w, beta = self.weights[layer]
         s = self.s.take((inference, self.spec.unit(layer, self.slice_of[layer])))

@@ -15,8 +15,9 @@ tables, labels, OT messages) use their own encodings, checked by the role that r
 Protocol messages (meter phase in brackets): PaillierKey, KaPublic, Weights [setup]; EncMasks,
 EncCorrelation, SShare [offline-paillier]; Garbled, BKeys [offline-garbling]; OtSender, OtChooser
 [offline-ot]; Input, LabelsMsg, Gather, Output [online]. The ``layer`` field of a message about slice j
-of a split layer ℓ is ℓ + 1024·j (ℓ itself for unsplit layers, so unsplit runs are unchanged). Control (the orchestrating client drives the servers with
-these; the same in-process and across processes): SetupBegin, SetupDone, OfflineBegin, Progress, ChunkDone,
+of a split layer ℓ is ℓ + 1024·j (ℓ itself for unsplit layers, so unsplit runs are unchanged).
+Control (the orchestrating client drives the servers with these; the same in-process and across
+processes): SetupBegin, SetupDone, OfflineBegin, Progress, ChunkDone,
 StatsRequest, Stats, Shutdown, Abort [control].
 """
 

@@ -8,6 +8,7 @@ e.g. to party processes. Nothing secret is in it.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from dataclasses import dataclass
 
@@ -96,7 +97,8 @@ class SessionSpec:
         for ell, sl in enumerate(self.slices, start=1):
             rows = [(lo, hi) for _, lo, hi, _ in sl]
             ok = 1 <= len(sl) <= 63 and rows[0][0] == 0 and rows[-1][1] == self.dims[ell]
-            ok = ok and all(lo < hi for lo, hi in rows) and all(a[1] == b[0] for a, b in zip(rows, rows[1:]))
+            ok = ok and all(lo < hi for lo, hi in rows)
+            ok = ok and all(a[1] == b[0] for a, b in itertools.pairwise(rows))
             hosts = [h for h, _, _, _ in sl]
             ok = ok and len(set(hosts)) == len(hosts) and all(1 <= h <= self.edges for h in hosts)
             ok = ok and hosts[0] == self.hosts[ell - 1]
@@ -129,7 +131,7 @@ class SessionSpec:
         return layer + 1024 * j
 
     def parse_unit(self, unit: int) -> tuple[int, int]:
-        """(ℓ, j) of a message's ``layer`` field; ProtocolError-free: j may be out of range (callers check)."""
+        """(ℓ, j) of a message's ``layer`` field (j may be out of range: callers check)."""
         return unit % 1024, unit // 1024
 
     def pool_slice(self, layer: int, j: int) -> np.ndarray | None:
@@ -165,7 +167,10 @@ class SessionSpec:
     def evaluated_units(self, e: int) -> list[tuple[int, int]]:
         """(ℓ, j), ℓ < L, of the slices whose garbled ReLU edge ``e`` evaluates."""
         return [
-            (ell, j) for ell in range(1, self.layers) for j, sl in enumerate(self.slices_of(ell)) if sl[3] == e
+            (ell, j)
+            for ell in range(1, self.layers)
+            for j, sl in enumerate(self.slices_of(ell))
+            if sl[3] == e
         ]
 
     @property
