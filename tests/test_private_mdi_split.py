@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_private_mdi_e2e import dense_model as e2e_dense_model
 
 from cmpc.rand import RandomSource
 from private_mdi.errors import PlacementError
@@ -21,13 +22,7 @@ def keys() -> PaillierKeyPair:
 
 
 def dense_model(seed: int, sizes: tuple[int, ...] = (4, 7, 5, 3)) -> Model:
-    g = np.random.default_rng(seed)
-    layers: list = []
-    for i in range(len(sizes) - 1):
-        layers.append(Dense(g.normal(size=(sizes[i + 1], sizes[i])), g.normal(size=sizes[i + 1]) * 0.5))
-        if i < len(sizes) - 2:
-            layers.append(ReLU())
-    return Model((sizes[0],), layers)
+    return e2e_dense_model(seed, sizes)
 
 
 def conv_model(seed: int, pool: bool) -> Model:
