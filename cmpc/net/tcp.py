@@ -197,10 +197,9 @@ class TcpTransport(Transport):
             raise ParameterError(f"party {party!r} is not in the address list {sorted(addresses)}")
         for pid, addr in addresses.items():
             check_party_id(pid)
-            if not (isinstance(addr, tuple) and len(addr) == 2 and isinstance(addr[1], int)):
+            if not (isinstance(addr, tuple) and len(addr) == 2):
                 raise ParameterError(f"address of {pid!r} must be (host, port), got {addr!r}")
-            if not 0 <= addr[1] <= 65535:
-                raise ParameterError(f"port of {pid!r} must be in [0, 65535], got {addr[1]}")
+            check_int(f"port of {pid!r}", addr[1], 0, 65535)  # refuses True and non-integers
         max_frame = check_int("max_frame", max_frame, lo=1, hi=2**32 - 1)
         self.connect_timeout = _check_positive("connect_timeout", connect_timeout)
         self.send_timeout = _check_positive("send_timeout", send_timeout)
