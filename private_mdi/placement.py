@@ -70,6 +70,11 @@ class Placement:
     hosts: tuple[int | tuple[int, ...], ...]
     evaluators: tuple[tuple[int, ...], ...] = ()
 
+    def __post_init__(self) -> None:
+        if not self.evaluators and self.hosts:  # built directly: the default evaluators (unchecked)
+            hs = [self.slice_hosts(ell) for ell in range(1, len(self.hosts) + 1)]
+            object.__setattr__(self, "evaluators", tuple(_default_evaluators(hs, int(self.edges))))
+
     def slice_hosts(self, layer: int) -> tuple[int, ...]:
         """The edges holding the slices of ``layer`` (one for an unsplit layer)."""
         h = self.hosts[layer - 1]

@@ -142,3 +142,31 @@ def test_gather_traffic_is_metered(keys: PaillierKeyPair) -> None:
     rep = pi.report
     assert rep.gather_bytes_per_inference > 0
     assert rep.to_dict()["gather_bytes_per_inference"] == rep.gather_bytes_per_inference
+
+
+@pytest.mark.slow
+def test_split_with_edges_as_processes(keys: PaillierKeyPair) -> None:
+    """The slices travel in the spec JSON to party processes; first and last layers split."""
+    with PrivateInference(
+        dense_model(3, (4, 6, 5, 3)),
+        edges=3,
+        split={1: 3, 3: 2},
+        paillier_keys=keys,
+        processes=True,
+        insecure=True,
+        timeout=60,
+    ) as pi:
+        x = x_of(3, 2, 4)
+        pi.offline(2)
+        np.testing.assert_array_equal(pi.predict_raw(x), pi.reference_raw(x))
+        assert pi.report.gather_bytes_per_inference > 0
+
+
+def test_placement_built_directly_gets_default_evaluators() -> None:
+    from private_mdi.placement import Placement
+
+    pl = Placement(4, ((1, 2, 3, 4), 2, 3))
+    assert pl.evaluators == ((2, 3, 4, 1), (3,), ())
+    assert pl == validate_placement([(1, 2, 3, 4), 2, 3], 4, 3)
+    assert pl.layers_of(2) == [1, 2] and pl.split and not pl.is_split(2)
+    assert Placement(2, (1, 2, 1)).evaluator(1) == 2
