@@ -158,7 +158,8 @@ def validate_placement(
         ) from exc
     if len(hs) != layers:
         raise PlacementError(
-            f"placement must give one entry per linear layer: {layers} layers, got {len(hs)}"
+            f"placement must give one edge per linear layer (a tuple of edges for a split layer): "
+            f"{layers} layers, got {len(hs)}"
         )
     for i, h in enumerate(hs, start=1):
         if not h:
