@@ -18,7 +18,8 @@ For each model (digits MLP and CNN) and each K in ``--edges``, in one run:
   client unmasks one): the traffic is that of a real OT-extension message (two 16-byte labels per wire plus
   check bytes) but it is **not** a secure 2-party OT; it exists only to measure the protocol shape.
 
-An ``--edges`` entry ``4s`` splits the linear layer with the most ReLUs into K slices (``4s2``: into 2)
+An ``--edges`` entry ``4s`` splits the linear layer with the most ReLUs into K slices (``4s2``: into 2);
+``4b`` puts it in K/2 slices evaluated by the other K/2 edges (:func:`balanced_hosts`)
 (intra-layer parallelism: ``PrivateInference(..., split={ℓ: K})``, rules in ``docs/private-mdi.md``);
 the largest-edge busy-time ratio is printed against K = 2 unsplit.
 
@@ -272,6 +273,13 @@ class Baseline:
 
 
 # -------------------------------------------------------------------------------------------------
+def balanced_hosts(layers: int, widest: int, k: int) -> list[int | tuple[int, ...]]:
+    """``Kb``: the widest layer in K/2 slices on edges 1..K/2, their garbled ReLUs on the other K/2 edges
+    (the default evaluators of a split layer with idle edges); the other layers alternate on edges 1, 2."""
+    half = tuple(range(1, k // 2 + 1))
+    return [half if ell == widest else 1 + (ell % 2) for ell in range(1, layers + 1)]
+
+
 def measure_model(name: str, args: argparse.Namespace, keys: PaillierKeyPair) -> list[dict[str, Any]]:
     model = Model.load(DATA_DIR / f"digits_{name}.npz")
     _, x_te, _, _ = digits_split()
@@ -287,13 +295,15 @@ def measure_model(name: str, args: argparse.Namespace, keys: PaillierKeyPair) ->
     link = LinkSpec(args.latency_ms, args.bandwidth_mbps or None)
     widest = 1 + int(np.argmax(model.relu_counts())) if model.relu_counts() else 1
     for label in args.edges:
-        k_txt, _, m_txt = label.partition("s")
+        k_txt, _, m_txt = label.rstrip("b").partition("s")
         k = int(k_txt)
         split = {widest: int(m_txt or k)} if "s" in label else None
+        hosts = balanced_hosts(model.num_linear, widest, k) if label.endswith("b") else None
         pi = PrivateInference(
             model,
             edges=k,
             split=split,
+            hosts=hosts,
             input_bound=(0.0, 1.0),  # pixels / 16 lie in [0, 1] by construction
             paillier_keys=keys,
             progress=False,
@@ -321,6 +331,7 @@ def measure_model(name: str, args: argparse.Namespace, keys: PaillierKeyPair) ->
             model,
             edges=k,
             split=split,
+            hosts=hosts,
             input_bound=(0.0, 1.0),  # pixels / 16 lie in [0, 1] by construction
             paillier_keys=keys,
             progress=False,
