@@ -154,7 +154,8 @@ def validate_placement(
         hs = [_entry(h) for h in hosts]
     except (TypeError, ValueError) as exc:
         raise PlacementError(
-            f"hosts must be a sequence of edge numbers 1..{edges} (a tuple of them for a split layer), got {hosts!r}"
+            f"hosts must be a sequence of edge numbers 1..{edges} (a tuple of them for a split layer), "
+            f"got {hosts!r}"
         ) from exc
     if len(hs) != layers:
         raise PlacementError(
