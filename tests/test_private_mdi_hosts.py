@@ -175,3 +175,19 @@ def test_end_to_end_from_the_printed_commands(tmp_path, capsys, monkeypatch):
     ref = model.reference(x, res["f"], res["p"])
     assert np.array_equal(np.asarray(res["raw"], np.int64), ref)
     assert res["predictions"] == model.labels(signed(ref, res["p"])).tolist()
+
+
+def test_client_refuses_bad_inputs_before_any_message(tmp_path, capsys):
+    from private_mdi.deploy import run_client
+    from private_mdi.fixedpoint import InputRangeError
+
+    dep = init_deployment(tmp_path / "d", MODEL, edges=2, input_bound=(0.0, 1.0))
+    cfg = dep.folder("client") / "parties.toml"
+    # no server runs: these must fail on the input check, not on a connection
+    with pytest.raises(InputRangeError):
+        run_client(cfg, np.full((2, 64), 2.0))
+    with pytest.raises(ConfigError, match="shape"):
+        run_client(cfg, np.zeros((2, 63)))
+    np.save(tmp_path / "bad.npy", np.zeros((1, 5)))
+    assert main(["client", "--config", str(cfg), "--input", str(tmp_path / "bad.npy")]) == 2
+    assert "--input must have shape" in capsys.readouterr().err
