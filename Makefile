@@ -23,7 +23,7 @@ demo: $(VENV)/.demo-installed
 	$(PY) examples/demo.py
 
 test: $(VENV)/.test-installed
-	$(PY) -m ruff check cmpc private_mdi tests benchmarks
+	$(PY) -m ruff check cmpc private_mdi tests benchmarks examples
 	$(PY) -m mypy cmpc private_mdi
 	$(PY) -m pytest
 
@@ -32,6 +32,7 @@ bench: $(VENV)/.test-installed
 	$(PY) benchmarks/field_matmul.py
 	$(PY) benchmarks/rand.py
 	$(PY) benchmarks/protocol.py
+	$(PY) benchmarks/certificates.py speed
 	$(PY) benchmarks/vs_mpyc.py
 	$(PY) benchmarks/gc.py
 	$(PY) benchmarks/paillier.py

@@ -253,6 +253,8 @@ def test_cli_json_output_insecure():
     assert "cmpc run: parties connected 6/6" in proc.stderr
     assert "cmpc run: finished OK" in proc.stderr
     assert out["correct"] is True and out["workers"] == 3
+    assert out["worker_processes"] == 3 and out["workers_needed"] == 3  # bgw z = 1: N = 2z + 1
+    assert out["certificate"]["kind"] == "structural"  # the session's certificate is shown
     assert list(out["seconds"]) == ["phase1", "phase2", "phase3", "total"]
     assert set(out["bytes"]) == {"phase1", "phase2", "phase3", "total"}
     # three messages in sequence (share → Reshare → ResultShare; no spares, so no Ready/StartPhase2

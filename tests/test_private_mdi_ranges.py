@@ -31,7 +31,7 @@ def wine_mlp():
     x_tr, x_te, y_tr, _ = train_test_split(x, y, test_size=0.25, random_state=0)
     scaler = StandardScaler().fit(x_tr)
     x_tr, x_te = scaler.transform(x_tr), scaler.transform(x_te)
-    mlp = MLPClassifier((8,), max_iter=600, random_state=0).fit(x_tr, y_tr)
+    mlp = MLPClassifier((8,), max_iter=2000, random_state=0).fit(x_tr, y_tr)
     return Model.from_sklearn(mlp), mlp, x_tr, x_te
 
 

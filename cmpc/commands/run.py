@@ -118,12 +118,21 @@ class LocalRun:
     wall_seconds: float = 0.0
     workdir: Path | None = None
     logs: dict[str, str] = field(default_factory=dict)
+    workers_needed: int = 0
+    certificate: dict[str, Any] | None = None
+    certificate_text: str = ""
 
     def summary(self) -> dict[str, Any]:
-        """The JSON of ``--format json`` (these keys, in this order; later versions only append keys)."""
+        """The JSON of ``--format json`` (these keys, in this order; later versions only append keys).
+
+        ``workers`` (kept for compatibility) is the number of worker *processes* started, N′, also given as
+        ``worker_processes``; ``workers_needed`` is N, the workers the code needs.
+        """
         return {
             "correct": self.correct, "workers": self.workers, "seconds": self.seconds, "bytes": self.bytes,
             "startup_s": round(self.startup_seconds, 4), "wall_s": round(self.wall_seconds, 4),
+            "worker_processes": self.workers, "workers_needed": self.workers_needed,
+            "certificate": self.certificate,
         }
 
 
@@ -312,6 +321,9 @@ def run_local(
             wall_seconds=wall,
             workdir=None if tmp else work,
             logs={pid: c.log.read_text(errors="replace") for pid, c in children.items() if c.log.exists()},
+            workers_needed=session.n_needed,
+            certificate=None if session.certificate is None else session.certificate.to_dict(),
+            certificate_text="" if session.certificate is None else session.certificate.describe(),
         )
     finally:
         for child in children.values():
@@ -360,7 +372,10 @@ def run(args: argparse.Namespace) -> int:
         return 0 if res.correct else 1
     tls = "plain TCP (insecure)" if args.insecure else "mutual TLS 1.3"
     print(f"cmpc run --local: code {args.code} s={args.s} t={args.t} z={args.z} m={args.m} p={args.p}, "
-          f"{res.workers} workers + 2 sources + master on 127.0.0.1, {tls}")
+          f"{res.workers} worker processes (N = {res.workers_needed} needed) + 2 sources + master on "
+          f"127.0.0.1, {tls}")
+    if res.certificate_text:
+        print(res.certificate_text)
     if args.latency_ms or args.bandwidth_mbps:
         print(f"link emulation: {args.latency_ms} ms per message, "
               f"{args.bandwidth_mbps or 'unlimited'} Mbit/s per link")

@@ -37,6 +37,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import ParameterError
+from ..fixedpoint.core import signed  # the one centred lift of the package
 from .builder import ZERO, CircuitBuilder, Word
 from .circuit import Circuit
 
@@ -230,14 +231,10 @@ def privatemdi_maxpool_relu_circuit(p: int, f: int, window: int) -> Circuit:
 
 
 # -- references and helpers -------------------------------------------------------------------------
-def _signed(v: np.ndarray, p: int) -> np.ndarray:
-    return np.where(v > (p - 1) // 2, v - p, v)
-
-
 def relu_reference(x: np.ndarray, p: int, f: int = 0) -> np.ndarray:
     """numpy reference of :func:`relu_circuit`: max(⌊signed(x)/2^f⌋, 0) as int64."""
     v = np.asarray(x, dtype=np.int64)
-    return np.maximum(_signed(v, p) >> f, 0)
+    return np.maximum(signed(v, p) >> f, 0)
 
 
 def privatemdi_relu_reference(a: np.ndarray, r: np.ndarray, b: np.ndarray, p: int, f: int) -> np.ndarray:
@@ -250,7 +247,7 @@ def privatemdi_relu_reference(a: np.ndarray, r: np.ndarray, b: np.ndarray, p: in
 def max_reference(xs: np.ndarray, p: int) -> np.ndarray:
     """numpy reference of :func:`max_circuit` along the last axis: the largest signed value, mod p."""
     v = np.asarray(xs, dtype=np.int64)
-    return np.max(_signed(v, p), axis=-1) % p
+    return np.max(signed(v, p), axis=-1) % p
 
 
 def privatemdi_relu_inputs(a: np.ndarray, r: np.ndarray, b: np.ndarray, p: int) -> dict[str, np.ndarray]:
