@@ -260,6 +260,7 @@ def run_client(
     (:class:`~private_mdi.fixedpoint.InputRangeError`). ``offline`` (≥ rows, default rows) inferences of
     single-use material are prepared. ``step(text)`` receives progress lines. The servers exit at the end.
     """
+    from cmpc.errors import TransportError
     from cmpc.net.tls import load_credentials
 
     from .model import encode_input
@@ -294,6 +295,16 @@ def run_client(
     )
     try:
         say(f"client: connecting to {', '.join(f'{a.id} {a.host}:{a.port}' for a in cfg.parties[1:])}")
+        failed = ex.tcp.connect(strict=False)
+        if failed:
+            where = ", ".join(f"{pid} at {':'.join(map(str, cfg.addresses()[pid]))}" for pid in failed)
+            raise TransportError(
+                f"cannot reach {where} within {cfg.connect_timeout:g} s ({next(iter(failed.values()))}): "
+                "start the servers first (private-mdi party --config ... on their machines) and check "
+                "the hosts, ports and firewalls",
+                peer=next(iter(failed)),
+            )
+        say("client: connected to every server")
         ex.run(client.begin_setup())
         say("client: setup done (Paillier key, key agreement, weights to the edges)")
         ex.run(client.begin_offline(0, n_off, chunk=32, window=2))

@@ -191,3 +191,15 @@ def test_client_refuses_bad_inputs_before_any_message(tmp_path, capsys):
     np.save(tmp_path / "bad.npy", np.zeros((1, 5)))
     assert main(["client", "--config", str(cfg), "--input", str(tmp_path / "bad.npy")]) == 2
     assert "--input must have shape" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_client_without_servers_fails_within_the_connect_timeout(tmp_path):
+    from cmpc.errors import TransportError
+    from private_mdi.deploy import run_client
+
+    dep = init_deployment(tmp_path / "d", MODEL, edges=2, input_bound=(0.0, 1.0), key_bits=2048)
+    t0 = time.monotonic()
+    with pytest.raises(TransportError, match="start the servers first"):
+        run_client(dep.folder("client") / "parties.toml", np.zeros((1, 64)))
+    assert time.monotonic() - t0 < 60  # the connect timeout (10 s), not the 120 s protocol timeout
