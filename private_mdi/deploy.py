@@ -34,6 +34,7 @@ import os
 import shlex
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -305,14 +306,17 @@ def run_client(
                 peer=next(iter(failed)),
             )
         say("client: connected to every server")
+        t0 = time.perf_counter()
         ex.run(client.begin_setup())
-        say("client: setup done (Paillier key, key agreement, weights to the edges)")
+        say(f"client: setup done in {time.perf_counter() - t0:.2f} s (Paillier key, key agreement, weights)")
+        t0 = time.perf_counter()
         ex.run(client.begin_offline(0, n_off, chunk=32, window=2))
-        say(f"client: offline done ({n_off} inferences of material)")
+        say(f"client: offline done in {time.perf_counter() - t0:.2f} s ({n_off} inferences of material)")
+        t0 = time.perf_counter()
         ids = sorted(client.material)[:n]
         ex.run(client.begin_online(ids, x_hat, pipelined=True))
         raw = np.stack([client.results.pop(i) for i in ids])
-        say(f"client: online done ({n} inferences)")
+        say(f"client: online done in {time.perf_counter() - t0:.2f} s ({n} inferences)")
     finally:
         ex.close()
     return ClientRun(raw, _predictions(info, raw, spec), spec)
