@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .checks import check_int
 from .codes.base import Code, check_parameters
 from .errors import ParameterError
 
@@ -200,8 +201,7 @@ def report(code: Code, m: int, *, redundant_results: bool = False) -> CostReport
     """
     if not isinstance(code, Code):
         raise ParameterError(f"code must be a cmpc.codes.Code, got {type(code).__name__}")
-    if isinstance(m, bool) or not isinstance(m, int) or m < 1:
-        raise ParameterError(f"m must be an int >= 1, got {m!r}")
+    m = check_int("m", m, lo=1)
     s, t, z, n = code.s, code.t, code.z, code.n_workers
     br = -(-m // s)
     bc = -(-m // t)

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .checks import check_int
 from .errors import FieldRangeError, NotPrimeError, ParameterError, ShapeError, SingularMatrixError
 from .matmul import (
     EXACT_FLOAT_BOUND,
@@ -111,9 +112,7 @@ class PrimeField:
     """
 
     def __init__(self, p: int) -> None:
-        if isinstance(p, bool) or not isinstance(p, int | np.integer):
-            raise ParameterError(f"p must be an integer, got {type(p).__name__}")
-        p = int(p)
+        p = check_int("p", p)
         if p < 2:
             raise ParameterError(f"p must be a prime >= 2, got {p}")
         if p >= 2**63:

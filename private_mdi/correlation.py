@@ -66,7 +66,7 @@ import gmpy2
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from cmpc.checks import check_int
+from cmpc.checks import as_field, check_int
 from cmpc.errors import FieldRangeError, ProtocolError, ShapeError
 from cmpc.field import PrimeField
 from cmpc.rand import RandomSource, resolve
@@ -129,9 +129,7 @@ class CorrelationParams:
 
     def __post_init__(self) -> None:
         for name in ("p", "n_in", "n_out", "weight_bound", "batch", "stat_bits"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | np.integer):
-                raise ParameterError(f"{name} must be an int, got {type(v).__name__}")
+            check_int(name, getattr(self, name))
         if not 3 <= self.p < 2**63:
             raise ParameterError(f"p must be in [3, 2^63), got {self.p}")
         if not 1 <= self.n_in < 2**32 or not 1 <= self.n_out < 2**32:
@@ -508,11 +506,7 @@ def owner_respond(
 # in-memory runs of both roles
 # =================================================================================================
 def _field_p(field_: PrimeField | int) -> int:
-    if isinstance(field_, PrimeField):
-        return field_.p
-    if isinstance(field_, int | np.integer) and not isinstance(field_, bool):
-        return PrimeField(int(field_)).p
-    raise ParameterError(f"field must be a PrimeField (or a prime int), got {type(field_).__name__}")
+    return as_field(field_, "field").p
 
 
 def _keypair(keypair: PaillierKeyPair | None, key_bits: int | None, src: RandomSource) -> PaillierKeyPair:
@@ -544,8 +538,7 @@ def linear_correlation_batch(
     arr = np.asarray(w)
     if arr.ndim != 2 or 0 in arr.shape:
         raise ShapeError(f"W must be a non-empty 2-D (out, in) matrix, got shape {arr.shape}")
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ParameterError(f"batch must be an int >= 1, got {batch!r}")
+    batch = check_int("batch", batch, lo=1)
     if (
         np.issubdtype(arr.dtype, np.integer)
         and arr.size

@@ -280,8 +280,7 @@ class PaillierKeyPair:
         The default 3072 bits give ≈128-bit security; 2048 bits are accepted but give only ≈112 bits
         (NIST SP 800-57 Part 1).
         """
-        if isinstance(bits, bool) or not isinstance(bits, int):
-            raise ParameterError(f"bits must be an int, got {type(bits).__name__}")
+        bits = check_int("bits", bits)
         if not MIN_KEY_BITS <= bits <= MAX_KEY_BITS:
             raise ParameterError(
                 f"key_bits must be in [{MIN_KEY_BITS}, {MAX_KEY_BITS}] ({DEFAULT_KEY_BITS} recommended, "

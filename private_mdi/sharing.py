@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from cmpc.checks import check_int
 from cmpc.errors import ShapeError
 from cmpc.field import PrimeField
 from cmpc.rand import RandomSource, resolve
@@ -49,8 +50,7 @@ def _field(field: PrimeField) -> PrimeField:
 def share(x: Any, field: PrimeField, n: int = 2, rng: RandomSource | None = None) -> list[np.ndarray]:
     """Split ``x`` (values in [0, p)) into ``n ≥ 2`` additive shares (int64 arrays of x's shape)."""
     fld = _field(field)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ParameterError(f"n (number of shares) must be an int >= 2, got {n!r}")
+    n = check_int("n (number of shares)", n, lo=2)
     xs = fld.asarray(x, name="x")
     src = resolve(rng)
     shares = [fld.raw_random(xs.shape, src) for _ in range(n - 1)]

@@ -166,7 +166,7 @@ def test_parameter_errors() -> None:
         privatemdi_relu_circuit(2**31, 8)
     with pytest.raises(ParameterError, match="odd modulus"):
         privatemdi_relu_circuit(1, 0)
-    with pytest.raises(ParameterError, match=r"f must be an int in \[0, 31\)"):
+    with pytest.raises(ParameterError, match=r"f must be an int in \[0, 30\]"):
         privatemdi_relu_circuit(P31, 31)
     with pytest.raises(ParameterError, match="f must be"):
         relu_circuit(P31, -1)

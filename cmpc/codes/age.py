@@ -25,6 +25,7 @@ Bounded work: N(λ) is counted with bitmasks for every λ, and only the chosen c
 
 from __future__ import annotations
 
+from ..checks import check_int
 from ..errors import ParameterError
 from .base import Code, check_parameters, count_workers
 from .entangled import entangled_structure
@@ -45,8 +46,7 @@ def _age_secrets(s: int, t: int, z: int, lam: int) -> tuple[list[int], list[int]
 def age_code_for_lambda(s: int, t: int, z: int, lam: int) -> Code:
     """The AGE code with gap λ (0 ≤ λ ≤ z), validated."""
     s, t, z = check_parameters(s, t, z)
-    if isinstance(lam, bool) or not isinstance(lam, int) or not 0 <= lam <= z:
-        raise ParameterError(f"lambda must be an int in [0, z] = [0, {z}], got {lam!r}")
+    lam = check_int("lambda (0 <= lambda <= z)", lam, lo=0, hi=z)
     coded_a, coded_b, important = entangled_structure(s, t, t * s + lam)
     secret_a, secret_b = _age_secrets(s, t, z, lam)
     return Code(
@@ -84,8 +84,8 @@ def make_age(s: int, t: int, z: int, lam: int | None = None, structural: bool = 
         lam = 0 if n_by_lambda[0] <= n_by_lambda[z] else z
     elif lam is None:
         lam = min(n_by_lambda, key=lambda k: (n_by_lambda[k], k))
-    elif isinstance(lam, bool) or not isinstance(lam, int) or lam not in n_by_lambda:
-        raise ParameterError(f"lambda must be an int in [0, z] = [0, {z}], got {lam!r}")
+    else:
+        lam = check_int("lambda (0 <= lambda <= z)", lam, lo=0, hi=z)
     best = age_code_for_lambda(s, t, z, lam)
     if best.n_workers != n_by_lambda[lam]:  # the bitmask count and the Code's own count must agree
         raise AssertionError(f"age: counted {n_by_lambda[lam]} workers but the code has {best.n_workers}")

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from typing import Any
 
+from ..checks import check_int
 from ..errors import CodeValidationError, ParameterError
 
 __all__ = [
@@ -62,14 +63,7 @@ class ExponentClashError(CodeValidationError):
 
 def check_parameters(s: object, t: object, z: object) -> tuple[int, int, int]:
     """Check the partition sizes s, t and the collusion bound z: integers ≥ 1 (bool rejected)."""
-    out = []
-    for name, value in (("s", s), ("t", t), ("z", z)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ParameterError(f"{name} must be an int >= 1, got {value!r}")
-        if value < 1:
-            raise ParameterError(f"{name} must be >= 1, got {value}")
-        out.append(value)
-    s, t, z = out
+    s, t, z = (check_int(name, value, lo=1) for name, value in (("s", s), ("t", t), ("z", z)))
     if z > MAX_Z:
         raise ParameterError(
             f"z must be <= {MAX_Z} (bounded work: codes have O((st + z)^2) products), got {z}"

@@ -22,6 +22,7 @@ point. ``s`` must be 1 (ParameterError otherwise).
 
 from __future__ import annotations
 
+from ..checks import check_int
 from ..errors import ParameterError
 from .base import Code, check_parameters, count_workers
 
@@ -33,8 +34,7 @@ def gasp_code_for_r(s: int, t: int, z: int, r: int) -> Code:
     s, t, z = check_parameters(s, t, z)
     if s != 1:
         raise ParameterError(f"gasp needs s = 1 (outer-product partition), got s={s}")
-    if isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= min(t, z):
-        raise ParameterError(f"r must be an int in [1, min(t, z)] = [1, {min(t, z)}], got {r!r}")
+    r = check_int("r (1 <= r <= min(t, z))", r, lo=1, hi=min(t, z))
     coded_a = {(0, j): j for j in range(t)}
     coded_b = {(0, l): t * l for l in range(t)}
     important = {(j, l): j + t * l for j in range(t) for l in range(t)}
@@ -58,8 +58,8 @@ def make_gasp(s: int, t: int, z: int, r: int | None = None) -> Code:
     n_by_r = {r_: _gasp_workers(t, z, r_) for r_ in range(1, min(t, z) + 1)}
     if r is None:
         r = min(n_by_r, key=lambda k: (n_by_r[k], k))
-    elif isinstance(r, bool) or not isinstance(r, int) or r not in n_by_r:
-        raise ParameterError(f"r must be an int in [1, min(t, z)] = [1, {min(t, z)}], got {r!r}")
+    else:
+        r = check_int("r (1 <= r <= min(t, z))", r, lo=1, hi=min(t, z))
     code = gasp_code_for_r(s, t, z, r)
     if code.n_workers != n_by_r[r]:  # the bitmask count and the Code's own count must agree
         raise AssertionError(f"gasp: counted {n_by_r[r]} workers but the code has {code.n_workers}")

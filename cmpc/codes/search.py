@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 
+from ..checks import check_float
 from ..errors import ParameterError
 from .age import make_age
 from .base import Code, check_parameters
@@ -141,8 +142,7 @@ class _Searcher:
 def make_search(s: int, t: int, z: int, seconds: float = DEFAULT_SECONDS) -> Code:
     """Best code found by branch and bound within ``seconds`` (see the module docstring). Not from a paper."""
     s, t, z = check_parameters(s, t, z)
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= MAX_SECONDS:
-        raise ParameterError(f"seconds must be a number in (0, {MAX_SECONDS:g}], got {seconds!r}")
+    seconds = check_float("seconds", seconds, lo=0, hi=MAX_SECONDS, lo_open=True)
     if z > MAX_Z:
         raise ParameterError(f"search: z must be <= {MAX_Z} (bounded depth of the search), got {z}")
     start = time.monotonic()

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ..checks import check_float
 from ..errors import ParameterError, TransportError
 from .base import Transport
 
@@ -39,12 +40,9 @@ class LinkSpec:
     bandwidth_mbps: float | None = None
 
     def __post_init__(self) -> None:
-        lat = self.latency_ms
-        if isinstance(lat, bool) or not isinstance(lat, int | float) or not lat >= 0:
-            raise ParameterError(f"latency_ms must be a number >= 0, got {lat!r}")
-        bw = self.bandwidth_mbps
-        if bw is not None and (isinstance(bw, bool) or not isinstance(bw, int | float) or not bw > 0):
-            raise ParameterError(f"bandwidth_mbps must be a number > 0 or None, got {bw!r}")
+        check_float("latency_ms", self.latency_ms, lo=0)
+        if self.bandwidth_mbps is not None:
+            check_float("bandwidth_mbps", self.bandwidth_mbps, lo=0, lo_open=True)
 
     @property
     def is_null(self) -> bool:

@@ -17,7 +17,8 @@ import threading
 import time
 from collections.abc import Iterable
 
-from ..errors import ParameterError, TransportError
+from ..checks import check_int
+from ..errors import TransportError
 from .base import Meter, Transport
 
 #: default bound on the bytes one sender may have waiting in one receiver's queue
@@ -32,10 +33,8 @@ class MemoryNetwork:
     def __init__(
         self, parties: Iterable[str], meter: Meter | None = None, *, max_inbox: int = DEFAULT_MAX_INBOX
     ) -> None:
-        if isinstance(max_inbox, bool) or not isinstance(max_inbox, int) or max_inbox < 1:
-            raise ParameterError(f"max_inbox must be an int >= 1 (bytes), got {max_inbox!r}")
         self.meter = meter or Meter()
-        self.max_inbox = max_inbox
+        self.max_inbox = check_int("max_inbox (bytes)", max_inbox, lo=1)
         self._queues: dict[str, queue.Queue[_Item]] = {p: queue.Queue() for p in parties}
         self._pending: dict[tuple[str, str], int] = {}
         self._cut: dict[tuple[str, str], str] = {}

@@ -66,7 +66,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..checks import check_timeout
+from ..checks import check_int, check_timeout
 from ..errors import ParameterError, ProtocolError, TransportError
 from .base import Meter, Transport
 from .tls import PartyCredentials, check_party_id, identity_from_peercert
@@ -197,12 +197,10 @@ class TcpTransport(Transport):
             raise ParameterError(f"party {party!r} is not in the address list {sorted(addresses)}")
         for pid, addr in addresses.items():
             check_party_id(pid)
-            if not (isinstance(addr, tuple) and len(addr) == 2 and isinstance(addr[1], int)):
+            if not (isinstance(addr, tuple) and len(addr) == 2):
                 raise ParameterError(f"address of {pid!r} must be (host, port), got {addr!r}")
-            if not 0 <= addr[1] <= 65535:
-                raise ParameterError(f"port of {pid!r} must be in [0, 65535], got {addr[1]}")
-        if isinstance(max_frame, bool) or not isinstance(max_frame, int) or not 1 <= max_frame <= 2**32 - 1:
-            raise ParameterError(f"max_frame must be an int in [1, 2^32 - 1], got {max_frame!r}")
+            check_int(f"port of {pid!r}", addr[1], 0, 65535)  # refuses True and non-integers
+        max_frame = check_int("max_frame", max_frame, lo=1, hi=2**32 - 1)
         self.connect_timeout = _check_positive("connect_timeout", connect_timeout)
         self.send_timeout = _check_positive("send_timeout", send_timeout)
         self.recv_timeout = None if recv_timeout is None else _check_positive("recv_timeout", recv_timeout)
@@ -224,12 +222,8 @@ class TcpTransport(Transport):
         self.max_frame = max_frame
         self.insecure = insecure
         self.fail_fast = fail_fast
-        if isinstance(max_queued, bool) or not isinstance(max_queued, int) or max_queued < 0:
-            raise ParameterError(f"max_queued must be an int >= 0, got {max_queued!r}")
-        self.max_queued = max_queued
-        if isinstance(max_inbox, bool) or not isinstance(max_inbox, int) or max_inbox < 1:
-            raise ParameterError(f"max_inbox must be an int >= 1 (bytes), got {max_inbox!r}")
-        self.max_inbox = max_inbox
+        self.max_queued = check_int("max_queued", max_queued, lo=0)
+        self.max_inbox = check_int("max_inbox (bytes)", max_inbox, lo=1)
         self._pending: dict[str, int] = {}
         self._plock = threading.Lock()
         self._inbound_live: set[str] = set()

@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ..checks import check_int
 from ..errors import ParameterError
 from ..rand import RandomSource, resolve
 
@@ -75,9 +76,7 @@ class CredentialsError(ParameterError):
 
 
 def _check_days(days: object) -> int:
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-        raise ParameterError(f"days must be an int in [1, {MAX_DAYS}] (100 years), got {days!r}")
-    return days
+    return check_int("days", days, lo=1, hi=MAX_DAYS)
 
 
 def check_party_id(party: object) -> str:

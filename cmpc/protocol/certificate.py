@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_int
 from ..errors import ParameterError
 from .detmod import HAVE_NUMBA, first_singular_subset
 
@@ -307,10 +308,7 @@ def certify(
     :class:`UncertifiedSessionError` when no certificate is possible (message names the remedies).
     Deterministic: the same inputs give the same certificate, which is how a loaded one is verified.
     """
-    if isinstance(min_security_bits, bool) or not isinstance(min_security_bits, int) or not (
-        1 <= min_security_bits <= 256
-    ):
-        raise ParameterError(f"min_security_bits must be an int in [1, 256], got {min_security_bits!r}")
+    min_security_bits = check_int("min_security_bits", min_security_bits, lo=1, hi=256)
     pts = np.asarray(points, dtype=np.int64)
     lim = exhaustive_budget(p) if budget is None else int(budget)
     t, z = spec.t, spec.z

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from cmpc.checks import check_int
 from cmpc.field import PrimeField
 
 from ..errors import OverflowRiskError, ParameterError
@@ -49,17 +50,13 @@ MAX_FRAC_BITS = 30
 
 def check_frac_bits(f: Any) -> int:
     """``f`` as an int in ``[0, MAX_FRAC_BITS]`` (else :class:`ParameterError`)."""
-    if isinstance(f, bool) or not isinstance(f, int | np.integer) or not 0 <= int(f) <= MAX_FRAC_BITS:
-        raise ParameterError(f"frac_bits (f) must be an int in [0, {MAX_FRAC_BITS}], got {f!r}")
-    return int(f)
+    return check_int("frac_bits (f)", f, lo=0, hi=MAX_FRAC_BITS)
 
 
 def _modulus(field_or_p: PrimeField | int) -> int:
     if isinstance(field_or_p, PrimeField):
         return field_or_p.p
-    if isinstance(field_or_p, bool) or not isinstance(field_or_p, int | np.integer):
-        raise ParameterError(f"field_or_p must be a PrimeField or an int, got {type(field_or_p).__name__}")
-    p = int(field_or_p)
+    p = check_int("field_or_p (a PrimeField or an int)", field_or_p)
     if not 3 <= p < 2**63:
         raise ParameterError(f"p must be in [3, 2^63), got {p}")
     return p
@@ -168,9 +165,7 @@ class FixedPoint:
 
 
 def _scale_power(scale_power: Any) -> int:
-    if isinstance(scale_power, bool) or not isinstance(scale_power, int) or scale_power < 0:
-        raise ParameterError(f"scale_power must be an int >= 0, got {scale_power!r}")
-    return scale_power
+    return check_int("scale_power", scale_power, lo=0)
 
 
 def reference_forward(

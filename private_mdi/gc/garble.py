@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cmpc.checks import check_int
 from cmpc.rand import RandomSource, resolve
 
 from ..errors import ParameterError
@@ -123,12 +124,7 @@ class Garbling:
 
 
 def _check_copies(copies: object) -> int:
-    if isinstance(copies, bool) or not isinstance(copies, int | np.integer):
-        raise ParameterError(f"copies must be an int >= 1, got {copies!r}")
-    c = int(copies)
-    if c < 1 or c > 2**31:
-        raise ParameterError(f"copies must be in [1, 2^31], got {c}")
-    return c
+    return check_int("copies", copies, lo=1, hi=2**31)
 
 
 #: Target size of the label array of one chunk of copies: copies are garbled and evaluated in chunks so

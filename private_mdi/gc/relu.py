@@ -36,6 +36,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from cmpc.checks import check_int
+
 from ..errors import ParameterError
 from ..fixedpoint.core import signed  # the one centred lift of the package
 from .builder import ZERO, CircuitBuilder, Word
@@ -62,18 +64,14 @@ MAX_BITS = 62
 
 def field_bits(p: int) -> int:
     """k = bit_length(p) after checking that p is an odd modulus in [3, 2^62)."""
-    if isinstance(p, bool) or not isinstance(p, int | np.integer):
-        raise ParameterError(f"p must be an int, got {type(p).__name__}")
-    p = int(p)
+    p = check_int("p", p)
     if p < 3 or p % 2 == 0 or p.bit_length() > MAX_BITS:
         raise ParameterError(f"p must be an odd modulus in [3, 2^{MAX_BITS}), got {p}")
     return p.bit_length()
 
 
 def _check_f(f: int, k: int) -> int:
-    if isinstance(f, bool) or not isinstance(f, int | np.integer) or not 0 <= int(f) < k:
-        raise ParameterError(f"f must be an int in [0, {k}) for a {k}-bit modulus, got {f!r}")
-    return int(f)
+    return check_int("f", f, lo=0, hi=k - 1)  # f < k for a k-bit modulus
 
 
 def field_to_bits(values: np.ndarray, p: int) -> np.ndarray:
@@ -189,8 +187,7 @@ def _signed_max(cb: CircuitBuilder, items: list[tuple[Word, int]], p: int) -> tu
 def max_circuit(p: int, n: int = 2) -> Circuit:
     """Maximum of n field elements in the signed order: inputs ``"x0" .. "x{n-1}"``, output ``"y"``."""
     k = field_bits(p)
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or int(n) < 1:
-        raise ParameterError(f"n must be an int >= 1, got {n!r}")
+    n = check_int("n", n, lo=1)
     cb = CircuitBuilder()
     h = cb.const((p + 1) // 2, k)
     items = []
@@ -210,9 +207,7 @@ def privatemdi_maxpool_relu_circuit(p: int, f: int, window: int) -> Circuit:
     """
     k = field_bits(p)
     f = _check_f(f, k)
-    if isinstance(window, bool) or not isinstance(window, int | np.integer) or int(window) < 1:
-        raise ParameterError(f"window must be an int >= 1, got {window!r}")
-    window = int(window)
+    window = check_int("window", window, lo=1)
     cb = CircuitBuilder()
     a = cb.input("a", window * k)
     r = cb.input("r", k)
