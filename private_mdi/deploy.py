@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from cmpc.checks import check_int, check_timeout
-from cmpc.commands.init import Deployment, parse_hosts
+from cmpc.commands.init import Deployment, check_new_out_dir, parse_hosts
 from cmpc.net.config import ConfigError, NetworkConfig, PartyAddress, config_digest, dump_config, load_config
 from cmpc.net.tcp import free_loopback_ports
 from cmpc.net.tls import CA_CERT, CA_KEY, MAX_DAYS, write_keys
@@ -127,9 +127,7 @@ def init_deployment(
     check_int("--days", days, 1, MAX_DAYS)
     check_int("--base-port", base_port, 1, 65535)
     timeout = check_timeout("--timeout", timeout)
-    root = Path(out)
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise ConfigError(f"--out {root} exists and is not an empty directory; choose a new one")
+    root = check_new_out_dir(out)
     if not isinstance(model, Model):
         model = Model.load(Path(model))
     placement = model.placement(edges)
