@@ -7,7 +7,15 @@ The exit status is 0 only when every private output equals the fixed-point refer
 ``--processes`` the cloud and the K edges run as separate processes over TCP with mutual TLS;
 ``--latency-ms`` / ``--bandwidth-mbps`` emulate a link between every pair of parties.
 
-``private-mdi party ...`` (internal, not listed) is one server party process
+Across machines (:mod:`private_mdi.deploy`, ``docs/deployment.md``):
+
+* ``private-mdi init --model M.npz --edges K --hosts hosts.txt|--local --out DIR [--input-bound ...]``
+  writes the config, the public session, keys and one folder per machine, and prints each machine's command;
+* ``private-mdi party --config DIR/<id>/parties.toml --id cloud|edgeJ`` runs that server from its folder;
+* ``private-mdi client --config DIR/client/parties.toml --input X.npy [--offline N] [--format table|json]
+  [--output Y.npy]`` runs the client against them and prints the predictions.
+
+``private-mdi party --spec ... --party ...`` (internal) is the server process that ``--processes`` starts
 (:mod:`private_mdi.protocol.party`).
 
 Errors: a known error prints ``private-mdi: error: <message>`` to stderr and exits 2 for usage errors
@@ -148,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=PROG, description="privateMDI private inference")
     add_common_options(ap, PROG, _version())  # --version, --debug (the shared policy of cmpc.cliutil)
     # only listed commands appear in the help; "party" is internal (started by the launcher)
-    sub = ap.add_subparsers(dest="command", required=True, metavar="{demo}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="{demo,init,party,client}")
     d = sub.add_parser("demo", help="run the digits example end to end and print accuracy, time and traffic")
     d.add_argument("--edges", type=int, default=2, help="number of edge servers K >= 2 (default 2)")
     d.add_argument(
@@ -171,10 +179,115 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     d.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     d.set_defaults(func=demo)
-    p = sub.add_parser("party")
+    _add_init(sub)
+    p = sub.add_parser("party", help="run a server party (cloud or edgeJ) from its deployment folder")
     add_arguments(p)
     p.set_defaults(func=_party)
+    c = sub.add_parser("client", help="run the client of a deployment against the remote servers")
+    c.add_argument("--config", required=True, help="the client's parties.toml (private-mdi init)")
+    c.add_argument("--input", required=True, help="inputs, .npy of shape (n, features) or (n, *input_shape)")
+    c.add_argument("--offline", type=int, help="inferences of offline material to prepare (default: rows)")
+    c.add_argument("--output", help="also save the predictions (.npy)")
+    c.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    c.set_defaults(func=_client)
     return ap
+
+
+def _add_init(sub: argparse._SubParsersAction) -> None:
+    i = sub.add_parser("init", help="write a deployment: config, session, keys, one folder per machine")
+    i.add_argument("--model", required=True, help="the model file (.npz, private_mdi.Model.save)")
+    i.add_argument("--edges", type=int, default=2, help="number of edge servers K >= 2 (default 2)")
+    where = i.add_mutually_exclusive_group(required=True)
+    where.add_argument("--hosts", metavar="FILE", help="where the parties run (cmpc init's hosts format)")
+    where.add_argument("--local", action="store_true", help="every party on 127.0.0.1")
+    i.add_argument("--out", required=True, metavar="DIR", help="output directory (empty or new)")
+    rng = i.add_mutually_exclusive_group()
+    rng.add_argument("--input-bound", type=float, nargs="+", metavar="B",
+                     help="input box: B (|x| <= B) or LOW HIGH")
+    rng.add_argument("--calibration", metavar="X.npy", help="calibration inputs for the range analysis")
+    i.add_argument("--base-port", type=int, default=7100, help="first port when none is given")
+    i.add_argument("--key-bits", type=int, default=DEFAULT_KEY_BITS, help="client's Paillier modulus bits")
+    i.add_argument("--days", type=int, default=365, help="certificate validity in days")
+    i.add_argument("--timeout", type=float, default=120.0, help="seconds of silence before a run fails")
+    i.set_defaults(func=_init)
+
+
+def _load_npy(path: str, what: str) -> np.ndarray:
+    try:
+        return np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
+    except (OSError, ValueError) as exc:
+        raise ParameterError(f"cannot read {what} {path} as a numeric .npy array: {exc}") from exc
+
+
+def _init(args: argparse.Namespace) -> int:
+    import contextlib
+    import shutil
+    from pathlib import Path
+
+    from cmpc.net.config import MAX_CONFIG_BYTES, ConfigError
+
+    from .deploy import init_deployment
+
+    bound: float | tuple[float, float] | None = None
+    if args.input_bound is not None:
+        if len(args.input_bound) not in (1, 2):
+            raise ParameterError("--input-bound takes B or LOW HIGH")
+        bound = args.input_bound[0] if len(args.input_bound) == 1 else tuple(args.input_bound)
+    calib = None if args.calibration is None else _load_npy(args.calibration, "--calibration")
+    hosts_text = None
+    if args.hosts:
+        try:
+            raw = Path(args.hosts).read_bytes()[: MAX_CONFIG_BYTES + 1]
+            hosts_text = raw.decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read --hosts {args.hosts} as UTF-8 text: {exc}") from exc
+    root = Path(args.out)
+    created = not root.exists()
+    try:
+        dep = init_deployment(
+            root, args.model, edges=args.edges, hosts_text=hosts_text, base_port=args.base_port,
+            input_bound=bound, calibration=calib, key_bits=args.key_bits, days=args.days,
+            timeout=args.timeout,
+        )
+    except BaseException:
+        if created and root.exists():  # leave nothing half-written behind
+            with contextlib.suppress(OSError):
+                shutil.rmtree(root)
+        raise
+    print(f"wrote {dep.config}, {dep.session} and {len(dep.commands)} party folders in {dep.root}/")
+    print(f"keep {dep.root / 'ca'} offline (needed only to issue or rotate certificates); "
+          "the model file is only in cloud/")
+    print("start the servers first, then the client (also in commands.txt):")
+    for pid, cmd in dep.commands.items():
+        print(f"  [{pid}] {cmd}")
+    return 0
+
+
+def _client(args: argparse.Namespace) -> int:
+    import sys
+
+    from .deploy import run_client
+
+    x = _load_npy(args.input, "--input")
+    table = args.format == "table"
+    t0 = time.perf_counter()
+    def step(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    res = run_client(args.config, x, offline=args.offline, step=step)
+    elapsed = time.perf_counter() - t0
+    preds = res.predictions
+    if args.output:
+        np.save(args.output, preds, allow_pickle=False)
+    if not table:
+        print(json.dumps({"predictions": np.asarray(preds).tolist(), "raw": res.raw.tolist(),
+                          "p": res.spec.p, "f": res.spec.f, "wall_s": elapsed}))
+    else:
+        print(f"{'row':>5}  prediction")
+        for i, pr in enumerate(np.asarray(preds).tolist()):
+            print(f"{i:>5}  {pr}")
+    print(f"client: finished OK ({len(res.raw)} inferences in {elapsed:.2f} s)", file=sys.stderr, flush=True)
+    return 0
 
 
 def _party(args: argparse.Namespace) -> int:

@@ -192,9 +192,7 @@ def init_deployment(
     check_int("--days", days, 1, MAX_DAYS)
     check_int("--base-port", base_port, 1, 65535)
     timeout = check_timeout("--timeout", timeout)
-    root = Path(out)
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise ConfigError(f"--out {root} exists and is not an empty directory; choose a new one")
+    root = check_new_out_dir(out)
     the_code = codes.make(code, s=s, t=t, z=z)
     if max(the_code.n_workers, workers or 0) + 3 > MAX_HOST_LINES:
         raise ConfigError(f"more than {MAX_HOST_LINES} parties; use a smaller code or fewer --workers")
@@ -287,3 +285,12 @@ def run(args: argparse.Namespace) -> int:
     for pid, cmd in dep.commands.items():
         print(f"  [{pid}] {cmd}")
     return 0
+
+
+def check_new_out_dir(out: str | os.PathLike[str]) -> Path:
+    """``out`` as a Path, refused (``ConfigError``) unless it is new or an empty directory: a deployment never
+    overwrites keys of another one."""
+    root = Path(out)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise ConfigError(f"--out {root} exists and is not an empty directory; choose a new one")
+    return root

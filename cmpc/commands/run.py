@@ -90,7 +90,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--local", action="store_true", required=True,
                         help="spawn every party on 127.0.0.1 (the only mode so far)")
     add_session_arguments(parser)
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--format", choices=("table", "json", "text"), default="table",
+                        help="table (people; 'text' is an older name for it) or json (machines)")
     parser.add_argument("--insecure", action="store_true", help="plain TCP without TLS (warns)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="emulated latency per message")
     parser.add_argument("--bandwidth-mbps", type=float, default=0.0, help="emulated bandwidth cap per link")

@@ -11,6 +11,8 @@ The client is always in this process (it is the orchestrator); :meth:`Execution.
 * processes — the cloud and each edge in its own process (``python -m private_mdi party``, launched by
   :mod:`cmpc.launch`) over TCP with mutual TLS (:mod:`cmpc.net.tcp`; a temporary CA and a certificate per
   party). Their statistics and meters come back in ``Stats`` messages.
+* remote — :class:`RemoteExecution`: only the client's transport, to servers started elsewhere
+  (``private-mdi party --config``); :class:`ProcessExecution` is a RemoteExecution that also starts them.
 
 Timeouts measure silence: the client fails only when *no* frame arrived for ``timeout`` seconds while it
 waits (:func:`cmpc.runtime.run_role`), so a long offline batch that keeps making progress never times out.
@@ -43,7 +45,7 @@ from .edge import Edge
 from .messages import Codec
 from .spec import CLIENT, CLOUD, SessionSpec
 
-__all__ = ["Execution", "LocalExecution", "ProcessExecution"]
+__all__ = ["Execution", "LocalExecution", "ProcessExecution", "RemoteExecution"]
 
 
 class Execution(ABC):
@@ -164,81 +166,44 @@ def read_cloud_layers(path: str | Path, spec: SessionSpec) -> list[CloudLayer]:
         ]
 
 
-class ProcessExecution(Execution):
-    """The cloud and every edge as processes over TCP (+ mutual TLS unless ``insecure``)."""
+class RemoteExecution(Execution):
+    """The client's side of servers running elsewhere: one TCP (+ mutual TLS) transport to the cloud and
+    edges at ``addresses`` (``private-mdi client``; also the client half of :class:`ProcessExecution`).
+
+    ``poll`` is called while waiting (e.g. to notice a dead child process). Server statistics and meters
+    come back in ``Stats`` messages and are merged into :attr:`meter`.
+    """
 
     def __init__(
         self,
         client: Client,
-        cloud_layers: list[CloudLayer],
+        addresses: dict[str, tuple[str, int]],
         *,
         timeout: float,
-        link: LinkSpec | None = None,
+        credentials: Any = None,
         insecure: bool = False,
-        startup_timeout: float = 120.0,
+        link: LinkSpec | None = None,
+        connect_timeout: float = 10.0,
     ) -> None:
-        from cmpc.net.tcp import TcpTransport, free_loopback_ports
-        from cmpc.net.tls import load_credentials, write_keys
+        from cmpc.net.tcp import TcpTransport
 
         self.client, self.timeout, self.codec = client, timeout, Codec()
-        spec = client.spec
-        self._tmp = tempfile.TemporaryDirectory(prefix="private-mdi-")
-        work = Path(self._tmp.name)
-        parties = spec.parties()
-        keys = None if insecure else write_keys(work / "keys", parties)
-        ports = free_loopback_ports(len(parties))
-        addresses = {pid: ("127.0.0.1", port) for pid, port in zip(parties, ports)}
-        (work / "addresses.json").write_text(json.dumps(addresses), encoding="utf-8")
-        (work / "spec.json").write_text(spec.to_json(), encoding="utf-8")
-        write_cloud_layers(work / "cloud-weights.npz", cloud_layers)
-        self.children: dict[str, Child] = {}
         self._server_stats: dict[str, dict[str, Any]] = {}
-        try:
-            for pid in parties[1:]:
-                args = [
-                    "party",
-                    "--spec",
-                    str(work / "spec.json"),
-                    "--party",
-                    pid,
-                    "--addresses",
-                    str(work / "addresses.json"),
-                    "--timeout",
-                    str(timeout),
-                ]
-                args += ["--insecure"] if insecure else ["--keys", str(keys)]
-                if pid == CLOUD:
-                    args += ["--weights", str(work / "cloud-weights.npz")]
-                if link is not None:
-                    args += [
-                        "--latency-ms",
-                        str(link.latency_ms),
-                        "--bandwidth-mbps",
-                        str(link.bandwidth_mbps or 0),
-                    ]
-                self.children[pid] = Child(pid, python_module("private_mdi", *args), log=work / f"{pid}.log")
-            self._local_meter = Meter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                creds = None if keys is None else load_credentials(keys, CLIENT)
-                self.tcp = TcpTransport(
-                    CLIENT, addresses, credentials=creds, insecure=insecure, meter=self._local_meter
-                ).start()
-            self.transport: Transport = self.tcp if link is None else LinkEmulator(self.tcp, default=link)
-            deadline = time.monotonic() + startup_timeout
-            for child in self.children.values():
-                child.expect("LISTENING", deadline)
-        except BaseException:
-            self.close()
-            raise
+        self._local_meter = Meter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.tcp = TcpTransport(
+                CLIENT,
+                addresses,
+                credentials=credentials,
+                insecure=insecure,
+                meter=self._local_meter,
+                connect_timeout=connect_timeout,
+            ).start()
+        self.transport: Transport = self.tcp if link is None else LinkEmulator(self.tcp, default=link)
 
     def _poll(self) -> None:
-        for pid, child in self.children.items():
-            if child.returncode is not None:
-                tail = child.log_tail().strip().splitlines()
-                raise PartyError(
-                    f"{pid} process exited (status {child.returncode})" + (f": {tail[-1]}" if tail else "")
-                )
+        """Hook called while waiting for replies."""
 
     def run(self, outgoing: Outgoing) -> None:
         client = self.client
@@ -270,11 +235,95 @@ class ProcessExecution(Execution):
                 merged.record(phase, src, dst, t["bytes"])
         return merged
 
-    def close(self) -> None:
+    def shutdown(self) -> None:
+        """Tell the servers the session is over (they exit) and close the transport."""
         if hasattr(self, "transport"):
             with contextlib.suppress(Exception):
                 runtime.send_all(self.transport, self.codec, self.client.shutdown())
                 self.tcp.flush(2.0)
+
+    def close(self) -> None:
+        self.shutdown()
+        if hasattr(self, "transport"):
+            with contextlib.suppress(Exception):
+                self.transport.close()
+
+
+class ProcessExecution(RemoteExecution):
+    """The cloud and every edge as processes over TCP (+ mutual TLS unless ``insecure``)."""
+
+    def __init__(
+        self,
+        client: Client,
+        cloud_layers: list[CloudLayer],
+        *,
+        timeout: float,
+        link: LinkSpec | None = None,
+        insecure: bool = False,
+        startup_timeout: float = 120.0,
+    ) -> None:
+        from cmpc.net.tcp import free_loopback_ports
+        from cmpc.net.tls import load_credentials, write_keys
+
+        self.client = client
+        spec = client.spec
+        self._tmp = tempfile.TemporaryDirectory(prefix="private-mdi-")
+        work = Path(self._tmp.name)
+        parties = spec.parties()
+        keys = None if insecure else write_keys(work / "keys", parties)
+        ports = free_loopback_ports(len(parties))
+        addresses = {pid: ("127.0.0.1", port) for pid, port in zip(parties, ports)}
+        (work / "addresses.json").write_text(json.dumps(addresses), encoding="utf-8")
+        (work / "spec.json").write_text(spec.to_json(), encoding="utf-8")
+        write_cloud_layers(work / "cloud-weights.npz", cloud_layers)
+        self.children: dict[str, Child] = {}
+        try:
+            for pid in parties[1:]:
+                args = [
+                    "party",
+                    "--spec",
+                    str(work / "spec.json"),
+                    "--party",
+                    pid,
+                    "--addresses",
+                    str(work / "addresses.json"),
+                    "--timeout",
+                    str(timeout),
+                ]
+                args += ["--insecure"] if insecure else ["--keys", str(keys)]
+                if pid == CLOUD:
+                    args += ["--weights", str(work / "cloud-weights.npz")]
+                if link is not None:
+                    args += [
+                        "--latency-ms",
+                        str(link.latency_ms),
+                        "--bandwidth-mbps",
+                        str(link.bandwidth_mbps or 0),
+                    ]
+                self.children[pid] = Child(pid, python_module("private_mdi", *args), log=work / f"{pid}.log")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                creds = None if keys is None else load_credentials(keys, CLIENT)
+            super().__init__(
+                client, addresses, timeout=timeout, credentials=creds, insecure=insecure, link=link
+            )
+            deadline = time.monotonic() + startup_timeout
+            for child in self.children.values():
+                child.expect("LISTENING", deadline)
+        except BaseException:
+            self.close()
+            raise
+
+    def _poll(self) -> None:
+        for pid, child in self.children.items():
+            if child.returncode is not None:
+                tail = child.log_tail().strip().splitlines()
+                raise PartyError(
+                    f"{pid} process exited (status {child.returncode})" + (f": {tail[-1]}" if tail else "")
+                )
+
+    def close(self) -> None:
+        self.shutdown()
         for child in self.children.values():
             with contextlib.suppress(LaunchError, OSError):
                 child.close(goodbye="EXIT", grace=5.0)
