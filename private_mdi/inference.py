@@ -468,8 +468,15 @@ def _granules(model: Model) -> list[int]:
 
 
 def _spec(
-    quantized: list[Any], p: int, f: int, placement: Placement, key_bits: int, granules: list[int]
+    quantized: list[Any],
+    p: int,
+    f: int,
+    placement: Placement,
+    key_bits: int,
+    granules: list[int] | None = None,
 ) -> SessionSpec:
+    """The public :class:`SessionSpec`; ``granules`` (rows per output channel, :func:`_granules`) only
+    matter for split layers (without them a split conv layer is cut at row boundaries)."""
     dims = (quantized[0].in_dim, *(q.out_dim for q in quantized))
     pools = tuple(
         None if q.pool is None else tuple(tuple(int(i) for i in win) for win in q.pool)
