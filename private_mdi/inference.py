@@ -12,7 +12,7 @@ Example (a tiny model; a real session uses the default 3072-bit Paillier key):
 >>> import numpy as np
 >>> from private_mdi import Model, PrivateInference
 >>> from private_mdi.model import Dense, ReLU
->>> g = np.random.default_rng(0)
+>>> g = np.random.default_rng(0)  # test-data-ok: example weights and inputs, not secrets
 >>> dense = [Dense(g.normal(size=(4, 3)), np.zeros(4)), ReLU(), Dense(g.normal(size=(2, 4)), np.zeros(2))]
 >>> model = Model((3,), dense)
 >>> with PrivateInference(model, edges=2, key_bits=2048, progress=False) as pi:
