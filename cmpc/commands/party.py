@@ -48,7 +48,7 @@ import numpy as np
 from ..checks import check_int, check_timeout
 from ..errors import CMPCError, ParameterError, TransportError
 from ..net.base import Transport
-from ..net.config import ConfigError, NetworkConfig, config_digest, load_config
+from ..net.config import ConfigError, NetworkConfig, config_digest, load_config, read_bounded
 from ..net.link import LinkEmulator
 from ..net.tcp import TcpTransport
 from ..net.tls import load_credentials
@@ -187,13 +187,7 @@ def load_session_file(file: Path):  # type: ignore[no-untyped-def]
     """
     from ..protocol import Session
 
-    try:
-        with file.open("rb") as fh:
-            raw = fh.read(MAX_SESSION_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"cannot read session file {file}: {exc.strerror or exc}") from exc
-    if len(raw) > MAX_SESSION_BYTES:
-        raise ParameterError(f"session file {file} is larger than {MAX_SESSION_BYTES} bytes")
+    raw = read_bounded(file, MAX_SESSION_BYTES, "session file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -259,16 +259,22 @@ def parse_config(text: str, base_dir: str | os.PathLike[str] = ".") -> NetworkCo
     )
 
 
-def _read_config_bytes(p: Path) -> bytes:
-    """The bytes of a config file, at most MAX_CONFIG_BYTES; ConfigError if unreadable or larger."""
+def read_bounded(p: Path, limit: int, what: str) -> bytes:
+    """The bytes of an untrusted file ``p`` (at most ``limit`` of them are read); ConfigError naming ``what``
+    if it is unreadable or larger than ``limit``."""
     try:
         with p.open("rb") as fh:
-            raw = fh.read(MAX_CONFIG_BYTES + 1)
+            raw = fh.read(limit + 1)
     except OSError as exc:
-        raise ConfigError(f"cannot read config {p}: {exc.strerror or exc}") from exc
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"config {p} is larger than {MAX_CONFIG_BYTES} bytes; is it really a parties.toml?")
+        raise ConfigError(f"cannot read {what} {p}: {exc.strerror or exc}") from exc
+    if len(raw) > limit:
+        raise ConfigError(f"{what} {p} is larger than {limit} bytes")
     return raw
+
+
+def _read_config_bytes(p: Path) -> bytes:
+    """The bytes of a config file, at most MAX_CONFIG_BYTES; ConfigError if unreadable or larger."""
+    return read_bounded(p, MAX_CONFIG_BYTES, "config (is it really a parties.toml?)")
 
 
 def load_config(path: str | os.PathLike[str]) -> NetworkConfig:
