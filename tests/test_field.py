@@ -433,3 +433,21 @@ def test_compiled_small_inner_bit_identical(p, k, data):
     got = compiled_small_inner(p, a, b)
     assert np.array_equal(got, reference_small_inner(p, a, b))
     assert (got.astype(object) == ref_matmul(a, b, p)).all()
+
+
+@pytest.mark.parametrize("p", [2**31 - 1, 2**32 - 5, 65537])
+def test_compiled_small_inner_across_column_tiles(p):
+    # rows longer than two column tiles of the kernel, extreme values at the tile edges
+    from cmpc.kernels import SMALL_INNER_TILE
+    from cmpc.matmul import compiled_small_inner, reference_small_inner
+
+    n = 2 * SMALL_INNER_TILE + 5
+    rng = np.random.default_rng(7)  # test data, not secrets
+    a = rng.integers(0, p, size=(3, 9), dtype=np.int64)
+    b = rng.integers(0, p, size=(9, n), dtype=np.int64)
+    a[0] = p - 1
+    b[:, SMALL_INNER_TILE - 2 : SMALL_INNER_TILE + 2] = p - 1
+    got = compiled_small_inner(p, a, b)
+    assert np.array_equal(got, reference_small_inner(p, a, b))
+    cols = [0, SMALL_INNER_TILE - 1, SMALL_INNER_TILE, n - 1]
+    assert (got[:, cols].astype(object) == ref_matmul(a, b[:, cols], p)).all()
