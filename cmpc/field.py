@@ -299,6 +299,20 @@ class PrimeField:
             return out.reshape(-1)
         return out
 
+    def raw_matmul_split(self, a: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+        """Exact ``a @ [top; bottom]`` mod p for 2-D int64 arrays in [0, p) (``top`` and ``bottom`` of equal
+        width), without building the stacked operand when the compiled small-inner path applies (the
+        protocol's encodings: data rows and mask rows)."""
+        a = np.asarray(a, dtype=np.int64)
+        k = top.shape[0] + bottom.shape[0]
+        if a.ndim != 2 or top.ndim != 2 or bottom.ndim != 2 or top.shape[1] != bottom.shape[1] or a.shape[1] != k:
+            raise ShapeError(f"a @ [top; bottom]: a is {a.shape}, top {top.shape}, bottom {bottom.shape}")
+        n = top.shape[1]
+        if (k <= 16 and self.p < 2**32 and k * self._half**2 > EXACT_FLOAT_BOUND and a.shape[0] and n
+                and use_compiled(a.shape[0], k, n)):
+            return compiled_small_inner(self.p, a, top, bottom)
+        return self.raw_matmul(a, np.concatenate([top, bottom], axis=0))
+
     def _matmul2(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         m, k = a.shape
         n = b.shape[1]

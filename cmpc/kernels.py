@@ -154,9 +154,11 @@ def _combine(  # type: ignore[no-untyped-def]
                 out[r, c] = np.int64(total[c])
 
 
-def _small_inner_rows(a, b, p, per, mu, out):  # type: ignore[no-untyped-def]
-    """out = a @ b mod p for p < 2^32 (a, b int64 in [0, p)): uint64 multiply-adds, a reduction every
-    ``per`` terms.
+def _small_inner_rows(a, b1, b2, p, per, mu, out):  # type: ignore[no-untyped-def]
+    """out = a @ b mod p for p < 2^32, b = [b1; b2] (the rows of b1, then those of b2; int64 in [0, p)):
+    uint64 multiply-adds, a reduction every ``per`` terms.
+
+    Taking b in two parts spares the callers a concatenating copy (the protocol's data and mask rows).
 
     Column tiles of :data:`SMALL_INNER_TILE` (the shape of the protocol's encodings: a few coefficients,
     very long rows): per tile and output row the accumulator stays in L1 and every row of ``b``'s tile
@@ -167,7 +169,8 @@ def _small_inner_rows(a, b, p, per, mu, out):  # type: ignore[no-untyped-def]
     conditional subtraction (P. Barrett, CRYPTO '86).
     """
     m, k = a.shape
-    n = b.shape[1]
+    k1 = b1.shape[0]
+    n = b1.shape[1]
     pu = np.uint64(p)
     lo32 = np.uint64(0xFFFFFFFF)
     s32 = np.uint64(32)
@@ -202,7 +205,7 @@ def _small_inner_rows(a, b, p, per, mu, out):  # type: ignore[no-untyped-def]
                     pending = 0
                 if t == k:
                     break
-                bt = b[t, c0:c1]
+                bt = b1[t, c0:c1] if t < k1 else b2[t - k1, c0:c1]
                 for c in range(w):
                     acc[c] += coef * np.uint64(np.uint32(bt[c]))
                 pending += 1

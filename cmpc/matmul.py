@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import kernels
-from .errors import ParameterError
+from .errors import ParameterError, ShapeError
 
 __all__ = [
     "EXACT_FLOAT_BOUND",
@@ -279,12 +279,20 @@ def small_inner_per(p: int) -> int:
     return min(2**32, max(1, (2**64 - 1) // max(1, (p - 1) ** 2)))
 
 
-def compiled_small_inner(p: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b mod p`` for p < 2^32 and a small inner dimension (compiled uint64 multiply-adds)."""
-    out = np.empty((a.shape[0], b.shape[1]), dtype=np.int64)
-    a64 = np.ascontiguousarray(a, dtype=np.int64)
+def compiled_small_inner(p: int, a: np.ndarray, b: np.ndarray, b2: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b mod p`` for p < 2^32 and a small inner dimension (compiled uint64 multiply-adds).
+
+    With ``b2``, the right operand is ``[b; b2]`` (rows of ``b``, then of ``b2``: same width), without
+    building it.
+    """
     b64 = np.ascontiguousarray(b, dtype=np.int64)
-    kernels.get().small_inner(a64, b64, p, small_inner_per(p), np.uint64((2**64) // p), out)
+    b2_64 = (np.empty((0, b64.shape[1]), dtype=np.int64) if b2 is None
+             else np.ascontiguousarray(b2, dtype=np.int64))
+    if b2_64.shape[1] != b64.shape[1] or a.shape[1] != b64.shape[0] + b2_64.shape[0]:
+        raise ShapeError(f"small-inner product: a is {a.shape}, b parts are {b64.shape} and {b2_64.shape}")
+    out = np.empty((a.shape[0], b64.shape[1]), dtype=np.int64)
+    a64 = np.ascontiguousarray(a, dtype=np.int64)
+    kernels.get().small_inner(a64, b64, b2_64, p, small_inner_per(p), np.uint64((2**64) // p), out)
     return out
 
 

@@ -63,6 +63,23 @@ def _powers(p: int, points: tuple[int, ...], count: int) -> np.ndarray:
     return v
 
 
+@lru_cache(maxsize=256)
+def _vandermonde(p: int, points: tuple[int, ...], exponents: tuple[int, ...]) -> np.ndarray:
+    """Read-only ``[α^e]`` for the points and the given exponents over GF(p) (public)."""
+    v = PrimeField(p).raw_vandermonde(np.array(points, dtype=np.int64), list(exponents))
+    v.setflags(write=False)
+    return v
+
+
+@lru_cache(maxsize=256)
+def _interpolation_rows(p: int, points: tuple[int, ...], rows: int) -> np.ndarray:
+    """Read-only first ``rows`` rows of ``[α^e]⁻¹`` (e < len(points)): coefficients from values (public)."""
+    v = _powers(p, points, len(points))
+    inv = PrimeField(p).raw_inv(v)[:rows].copy()
+    inv.setflags(write=False)
+    return inv
+
+
 _ROWS: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()
 _ROWS_MAX = 256
 _ROWS_LOCK = threading.Lock()
@@ -98,18 +115,26 @@ def split_blocks(x: np.ndarray, s: int, t: int, padded: tuple[int, int]) -> np.n
     """Zero-pad ``x`` to ``padded`` and cut it into s×t blocks: result shape (s·t, rows/s, cols/t),
     block (i, j) at index i·t + j."""
     rows, cols = padded
-    xp = np.zeros((rows, cols), dtype=np.int64)
-    xp[: x.shape[0], : x.shape[1]] = x
     br, bc = rows // s, cols // t
-    return xp.reshape(s, br, t, bc).transpose(0, 2, 1, 3).reshape(s * t, br, bc)
+    if x.shape != (rows, cols):
+        xp = np.zeros((rows, cols), dtype=np.int64)
+        xp[: x.shape[0], : x.shape[1]] = x
+        x = xp
+    out = np.empty((s * t, br, bc), dtype=np.int64)
+    out.reshape(s, t, br, bc)[...] = x.reshape(s, br, t, bc).transpose(0, 2, 1, 3)
+    return out
 
 
 def encode_shares(
     field: PrimeField, blocks: np.ndarray, secrets: np.ndarray, exponents: list[int], points: Iterable[int]
 ) -> np.ndarray:
     """F(α_n) for every point: Σ_b blocks[b] α^{e_b} + Σ_w secrets[w] α^{e_{st+w}} (shape (N′, r, c))."""
-    coeffs = np.concatenate([blocks, secrets], axis=0)
-    return field.raw_evaluate(coeffs, exponents, np.fromiter(points, dtype=np.int64))
+    pts = tuple(int(x) for x in points)
+    if len(exponents) != blocks.shape[0] + secrets.shape[0]:
+        raise ShapeError(f"{blocks.shape[0] + secrets.shape[0]} coefficient blocks for {len(exponents)} exponents")
+    v = _vandermonde(field.p, pts, tuple(int(e) for e in exponents))
+    flat = field.raw_matmul_split(v, blocks.reshape(blocks.shape[0], -1), secrets.reshape(secrets.shape[0], -1))
+    return flat.reshape((len(pts), *blocks.shape[1:]))
 
 
 def reshare_values(
@@ -122,15 +147,15 @@ def reshare_values(
 ) -> np.ndarray:
     """G_n(α) at every point for G_n(x) = Σ_q r_row[q] h x^q + Σ_w masks[w] x^{t²+w} (q = j + t·l).
 
-    One product: [c | E] @ [h; masks] with c = E_r @ r_row, E_r = [α^q], E = [α^{t²+w}].
+    One product: [c | E] @ [h; masks] with c = E_r @ r_row, E_r = [α^q], E = [α^{t²+w}] (the stacked
+    right operand is not built: :meth:`~cmpc.field.PrimeField.raw_matmul_split`).
     """
     pts = np.fromiter(points, dtype=np.int64)
     z = masks.shape[0]
     powers = _powers(field.p, tuple(int(x) for x in pts), t * t + z)
     c = field.raw_matmul(powers[:, : t * t], r_row.reshape(-1, 1))
     lhs = np.concatenate([c, powers[:, t * t :]], axis=1)
-    rhs = np.concatenate([h.reshape(1, -1), masks.reshape(z, -1)], axis=0)
-    return field.raw_matmul(lhs, rhs).reshape((pts.size, *h.shape))
+    return field.raw_matmul_split(lhs, h.reshape(1, -1), masks.reshape(z, -1)).reshape((pts.size, *h.shape))
 
 
 def interpolate_results(
@@ -138,10 +163,11 @@ def interpolate_results(
 ) -> np.ndarray:
     """Coefficients of I(x) (degree < t² + z) from t² + z evaluations; returns (t², r, c) result blocks."""
     k = t * t + z
-    v = _powers(field.p, tuple(int(x) for x in points[:k]), k)
-    flat = values[:k].reshape(k, -1)
-    coeffs = field.raw_solve(v, flat)
-    return coeffs[: t * t].reshape((t * t, *values.shape[1:]))
+    pts = tuple(int(x) for x in points[:k])
+    if len(pts) < k or values.shape[0] < k:
+        raise ShapeError(f"interpolation needs t^2 + z = {k} points and values")
+    rows = _interpolation_rows(field.p, pts, t * t)  # only the result coefficients are needed
+    return field.raw_matmul(rows, values[:k].reshape(k, -1)).reshape((t * t, *values.shape[1:]))
 
 
 # -- roles ----------------------------------------------------------------------------------------------
