@@ -214,16 +214,26 @@ def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan) -> n
     of the inner dimension, BLAS computes the limb products and one compiled pass combines them.
     """
     k_ = kernels.get()
-    a = np.ascontiguousarray(a, dtype=np.int64)
+    lay = _layout(plan)
+    nfa, nfb = lay.forms_a.shape[0], lay.forms_b.shape[0]
+    # a transposed operand (the workers' F_A(α)ᵀ) with one limb form: split aᵀ as it lies and hand BLAS
+    # the transposed view of the forms (no transposing copy of a)
+    a_t = a.T if (nfa == 1 and lay.stacked and a.dtype == np.int64 and a.flags.f_contiguous
+                  and not a.flags.c_contiguous) else None
+    if a_t is None:
+        a = np.ascontiguousarray(a, dtype=np.int64)
     b = np.ascontiguousarray(b, dtype=np.int64)
     m, k = a.shape
     n = b.shape[1]
-    lay = _layout(plan)
     half = (p - 1) // 2
-    nfa, nfb = lay.forms_a.shape[0], lay.forms_b.shape[0]
-    # A's forms as (m, forms, k): a tile of rows is one contiguous (tile * forms, k) block
-    fa = _scratch("fa", (m, nfa, k), np.float64)
-    k_.split(a, p, half, plan.limbs_a, plan.width_a, lay.forms_a, fa.transpose(1, 0, 2))
+    if a_t is not None:
+        fa_t = _scratch("fa", (1, k, m), np.float64)
+        k_.split(a_t, p, half, plan.limbs_a, plan.width_a, lay.forms_a, fa_t)
+        fa = fa_t[0].T.reshape(m, 1, k)  # a view: (m, 1, k) with unit stride along m
+    else:
+        # A's forms as (m, forms, k): a tile of rows is one contiguous (tile * forms, k) block
+        fa = _scratch("fa", (m, nfa, k), np.float64)
+        k_.split(a, p, half, plan.limbs_a, plan.width_a, lay.forms_a, fa.transpose(1, 0, 2))
     if lay.stacked:
         fb_buf = _scratch("fb", (k, nfb, n), np.float64)
         k_.split(b, p, half, plan.limbs_b, plan.width_b, lay.forms_b, fb_buf.transpose(1, 0, 2))

@@ -451,3 +451,21 @@ def test_compiled_small_inner_across_column_tiles(p):
     assert np.array_equal(got, reference_small_inner(p, a, b))
     cols = [0, SMALL_INNER_TILE - 1, SMALL_INNER_TILE, n - 1]
     assert (got[:, cols].astype(object) == ref_matmul(a, b[:, cols], p)).all()
+
+
+@pytest.mark.parametrize("p", [65521, 2**31 - 1, 2**61 - 1])
+def test_compiled_matmul_transposed_operand(p):
+    # F-ordered left operands (the workers' F_A(α)ᵀ) are split without a transposing copy for one-form
+    # plans; every plan must give the same result as on the contiguous copy
+    from cmpc.matmul import compiled_matmul, reference_matmul
+
+    F = PrimeField(p)
+    rng = np.random.default_rng(11)  # test data, not secrets
+    k, m, n = 600, 70, 33
+    at = rng.integers(0, p, size=(k, m), dtype=np.int64)
+    at[:3] = p - 1
+    b = rng.integers(0, p, size=(k, n), dtype=np.int64)
+    plan = F.matmul_plan(k)
+    got = compiled_matmul(p, at.T, b, plan)
+    assert np.array_equal(got, reference_matmul(F, np.ascontiguousarray(at.T), b, plan))
+    assert (got[:2, :3].astype(object) == ref_matmul(at.T[:2], b[:, :3], p)).all()
