@@ -107,6 +107,7 @@ def make_plan(p: int, inner: int) -> MatmulPlan:
                 if chunk < 1:
                     continue
                 n_chunks = -(-inner // chunk)
+                chunk = -(-inner // n_chunks)  # even chunks (1023 + 1 would waste a thin BLAS call)
                 weights = {wa * i + wb * j for i in range(la) for j in range(lb)}
                 # cost model in ns per output element, calibrated on the 2-core development machine:
                 # BLAS at ~75 GFLOP/s (slower for thin chunks), ~3 ns per product and chunk for the
