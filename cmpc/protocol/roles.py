@@ -53,6 +53,10 @@ Outgoing = list[tuple[str, msg.Message]]
 
 PHASES = ("phase1", "phase2", "phase3")
 
+#: elements per reply in one band of the master's decoding (256 KiB of int64: the bands of all t² + z
+#: replies and of the coefficients stay in cache)
+DECODE_BAND = 1 << 15
+
 
 # -- public rows, cached (same values for every party of a session: no secret goes in or comes out) ---------
 @lru_cache(maxsize=256)
@@ -454,15 +458,24 @@ class Master(Role):
         code = sess.code
         with self._timed("phase3"):
             order = list(self.replies)[: sess.n_results]
-            pts = [sess.points[n] for n in order]
-            values = np.stack([self.replies[n] for n in order])
-            blocks = interpolate_results(self.field, pts, values, code.t, code.z)
+            pts = tuple(int(sess.points[n]) for n in order)
             t = code.t
+            k = len(order)
+            rows = _interpolation_rows(self.field.p, pts, t * t)
             _, m_pad, n_pad = sess.padded
             bm, bn = m_pad // t, n_pad // t
-            # block (j, l) = blocks[j + t·l] goes to rows j·bm.., columns l·bn.. (one copy, every entry set)
             y = np.empty((m_pad, n_pad), dtype=np.int64)
-            y.reshape(t, bm, t, bn)[...] = blocks.reshape(t, t, bm, bn).transpose(1, 2, 0, 3)
+            y4 = y.reshape(t, bm, t, bn)  # block (j, l) = coefficient j + t·l of I
+            # in bands of block rows: the replies' bands are gathered into a small reused buffer and the
+            # coefficients written straight into Y (no stacked copy of all replies, no block array)
+            band = max(1, DECODE_BAND // max(1, bn))
+            buf = np.empty((k, min(band, bm), bn), dtype=np.int64)
+            for i0 in range(0, bm, band):
+                h = min(band, bm - i0)
+                for q, n in enumerate(order):
+                    buf[q, :h] = self.replies[n][i0 : i0 + h]
+                coeffs = self.field.raw_matmul(rows, buf[:, :h].reshape(k, h * bn))
+                y4[:, i0 : i0 + h] = coeffs.reshape(t, t, h, bn).transpose(1, 2, 0, 3)
             self.result = y[: sess.a_shape[1], : sess.b_shape[1]]
         self.done = True
 
