@@ -137,8 +137,11 @@ class RandomSource:
         while filled < n:
             need = n - filled
             draw = int(need / accept * 1.05) + 16
-            words = self._words(draw, dtype) & mask
-            good = words[words < bound]
+            words = self._words(draw, dtype)
+            np.bitwise_and(words, mask, out=words)
+            ok = words < bound
+            # bounds just below a power of two (2^31 − 1, 2^61 − 1) almost never reject: skip the compress
+            good = words if ok.all() else words[ok]
             take = min(need, good.size)
             out[filled : filled + take] = good[:take]
             filled += take
