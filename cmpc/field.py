@@ -308,7 +308,8 @@ class PrimeField:
         protocol's encodings: data rows and mask rows)."""
         a = np.asarray(a, dtype=np.int64)
         k = top.shape[0] + bottom.shape[0]
-        if a.ndim != 2 or top.ndim != 2 or bottom.ndim != 2 or top.shape[1] != bottom.shape[1] or a.shape[1] != k:
+        if (a.ndim != 2 or top.ndim != 2 or bottom.ndim != 2 or top.shape[1] != bottom.shape[1]
+                or a.shape[1] != k):
             raise ShapeError(f"a @ [top; bottom]: a is {a.shape}, top {top.shape}, bottom {bottom.shape}")
         n = top.shape[1]
         if (k <= 16 and self.p < 2**32 and k * self._half**2 > EXACT_FLOAT_BOUND and a.shape[0] and n

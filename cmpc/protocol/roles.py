@@ -135,9 +135,13 @@ def encode_shares(
     """F(α_n) for every point: Σ_b blocks[b] α^{e_b} + Σ_w secrets[w] α^{e_{st+w}} (shape (N′, r, c))."""
     pts = tuple(int(x) for x in points)
     if len(exponents) != blocks.shape[0] + secrets.shape[0]:
-        raise ShapeError(f"{blocks.shape[0] + secrets.shape[0]} coefficient blocks for {len(exponents)} exponents")
+        raise ShapeError(
+            f"{blocks.shape[0] + secrets.shape[0]} coefficient blocks for {len(exponents)} exponents"
+        )
     v = _vandermonde(field.p, pts, tuple(int(e) for e in exponents))
-    flat = field.raw_matmul_split(v, blocks.reshape(blocks.shape[0], -1), secrets.reshape(secrets.shape[0], -1))
+    flat = field.raw_matmul_split(
+        v, blocks.reshape(blocks.shape[0], -1), secrets.reshape(secrets.shape[0], -1)
+    )
     return flat.reshape((len(pts), *blocks.shape[1:]))
 
 
