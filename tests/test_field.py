@@ -487,3 +487,22 @@ def test_raw_sum_across_bands(p):
         assert int(got.reshape(-1)[i]) == sum(int(a[i]) for a in flat) % p
     with pytest.raises(ShapeError):
         F.raw_sum([arrs[0], arrs[0][:, :-1]])
+
+
+@pytest.mark.parametrize("p", [65521, 2**31 - 1, 2**32 - 5, 2**61 - 1])
+def test_raw_matmul_split_equals_stacked_product(p):
+    from cmpc import kernels
+
+    kernels.get()  # the compiled small-inner path, as in a party that has loaded the kernels
+    F = PrimeField(p)
+    rng = RandomSource(seed=8)
+    a = F.raw_random((5, 6), rng)
+    top, bottom = F.raw_random((4, 3000), rng), F.raw_random((2, 3000), rng)
+    top[0] = p - 1
+    got = F.raw_matmul_split(a, top, bottom)
+    assert np.array_equal(got, F.raw_matmul(a, np.concatenate([top, bottom])))
+    assert (got[:, :4].astype(object) == ref_matmul(a, np.concatenate([top, bottom])[:, :4], p)).all()
+    with pytest.raises(ShapeError):
+        F.raw_matmul_split(a, top, bottom[:, :-1])
+    with pytest.raises(ShapeError):
+        F.raw_matmul_split(a[:, :5], top, bottom)
