@@ -90,9 +90,6 @@ def _is_fieldarray(x: object) -> bool:
     return mod is not None and isinstance(x, mod.FieldArray)
 
 
-#: elements per band of :meth:`PrimeField.raw_sum` (256 KiB of int64: stays in L2 while the arrays are added)
-SUM_BAND = 1 << 15
-
 class PrimeField:
     """The prime field GF(p) for a prime ``2 <= p < 2^63``.
 
@@ -332,38 +329,26 @@ class PrimeField:
         return reference_matmul(self, a, b, self.matmul_plan(k))
 
     def raw_sum(self, arrays: list[np.ndarray] | np.ndarray) -> np.ndarray:
-        """Σ arrays mod p (same shapes, values in [0, p)), reducing only when int64 could overflow.
-
-        Summed in bands of :data:`SUM_BAND` elements: each band of the total stays in cache while every
-        array's band is added (one read of each input and one write of the result, instead of a
-        read-modify-write pass over the whole total per array).
-        """
-        arrs = [np.asarray(x) for x in arrays]
+        """Σ arrays mod p (same shapes, values in [0, p)), reducing only when int64 could overflow."""
+        arrs = list(arrays)
         if not arrs:
             raise ShapeError("raw_sum needs at least one array")
-        shape = arrs[0].shape
-        if any(x.shape != shape for x in arrs):
-            raise ShapeError(f"raw_sum needs equal shapes, got {sorted({x.shape for x in arrs})}")
-        flats = [np.ascontiguousarray(x, dtype=np.int64).reshape(-1) for x in arrs]
         per = max(1, (2**63 - 1) // max(1, self.p - 1))
-        out = np.empty(flats[0].size, dtype=np.int64)
-        for b0 in range(0, out.size, SUM_BAND):
-            band = out[b0 : b0 + SUM_BAND]
-            if per == 1:
-                np.copyto(band, flats[0][b0 : b0 + SUM_BAND])
-                for x in flats[1:]:
-                    band[...] = self.raw_add(band, x[b0 : b0 + SUM_BAND])
-                continue
-            np.copyto(band, flats[0][b0 : b0 + SUM_BAND])
-            pending = 1
-            for x in flats[1:]:
-                if pending == per:
-                    np.remainder(band, self.p, out=band)
-                    pending = 1
-                band += x[b0 : b0 + SUM_BAND]
-                pending += 1
-            np.remainder(band, self.p, out=band)
-        return out.reshape(shape)
+        if per == 1:
+            total = arrs[0].copy()
+            for x in arrs[1:]:
+                total = self.raw_add(total, x)
+            return total
+        total = np.array(arrs[0], dtype=np.int64, copy=True)
+        pending = 1
+        for x in arrs[1:]:
+            if pending == per:
+                np.remainder(total, self.p, out=total)
+                pending = 1
+            total += x
+            pending += 1
+        np.remainder(total, self.p, out=total)
+        return total
 
     # -- polynomials, Vandermonde matrices, linear algebra --------------------------------------------
     def raw_vandermonde(self, points: Any, exponents: Any) -> np.ndarray:
