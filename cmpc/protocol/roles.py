@@ -26,12 +26,8 @@ workers were slow is visible to the master.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Iterable
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -43,11 +39,33 @@ from ..errors import (
     ShapeError,
     SingularMatrixError,
 )
-from ..field import PrimeField
 from ..rand import RandomSource, resolve
 from . import messages as msg
 from .certificate import InvalidSessionError
-from .session import MASTER, SOURCE_A, SOURCE_B, Session, decoding_rows, worker_id
+from .encoding import (
+    cached_decoding_rows,
+    encode_shares,
+    interpolate_results,
+    interpolation_rows,
+    reshare_values,
+    split_blocks,
+)
+from .session import MASTER, SOURCE_A, SOURCE_B, Session, worker_id
+
+# the pure steps (cached_decoding_rows … split_blocks) live in cmpc.protocol.encoding; re-exported here
+__all__ = [
+    "PHASES",
+    "Master",
+    "Role",
+    "Source",
+    "Worker",
+    "cached_decoding_rows",
+    "encode_shares",
+    "interpolate_results",
+    "make_role",
+    "reshare_values",
+    "split_blocks",
+]
 
 Outgoing = list[tuple[str, msg.Message]]
 
@@ -56,126 +74,6 @@ PHASES = ("phase1", "phase2", "phase3")
 #: elements per reply in one band of the master's decoding (256 KiB of int64: the bands of all t² + z
 #: replies and of the coefficients stay in cache)
 DECODE_BAND = 1 << 15
-
-
-# -- public rows, cached (same values for every party of a session: no secret goes in or comes out) ---------
-@lru_cache(maxsize=256)
-def _powers(p: int, points: tuple[int, ...], count: int) -> np.ndarray:
-    """Read-only ``[α^e]`` for the points and e < count over GF(p) (public)."""
-    v = PrimeField(p).raw_vandermonde(np.array(points, dtype=np.int64), list(range(count)))
-    v.setflags(write=False)
-    return v
-
-
-@lru_cache(maxsize=256)
-def _vandermonde(p: int, points: tuple[int, ...], exponents: tuple[int, ...]) -> np.ndarray:
-    """Read-only ``[α^e]`` for the points and the given exponents over GF(p) (public)."""
-    v = PrimeField(p).raw_vandermonde(np.array(points, dtype=np.int64), list(exponents))
-    v.setflags(write=False)
-    return v
-
-
-@lru_cache(maxsize=256)
-def _interpolation_rows(p: int, points: tuple[int, ...], rows: int) -> np.ndarray:
-    """Read-only first ``rows`` rows of ``[α^e]⁻¹`` (e < len(points)): coefficients from values (public)."""
-    v = _powers(p, points, len(points))
-    inv = PrimeField(p).raw_inv(v)[:rows].copy()
-    inv.setflags(write=False)
-    return inv
-
-
-_ROWS: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()
-_ROWS_MAX = 256
-_ROWS_LOCK = threading.Lock()
-
-
-def cached_decoding_rows(field: PrimeField, session: Session, chosen: Iterable[int]) -> np.ndarray:
-    """:func:`~cmpc.protocol.session.decoding_rows`, computed once per process for equal public inputs.
-
-    The key holds everything the rows depend on (p, the points, the code's exponents, the chosen
-    workers); the rows are public (V_S⁻¹ of public points), so sharing them between parties of one
-    process leaks nothing. The result is read-only; the cache keeps the last 256 keys.
-    """
-    code = session.code
-    chosen_t = tuple(int(c) for c in chosen)
-    key = (field.p, tuple(int(x) for x in session.points), code.t, tuple(code.product_exponents),
-           tuple(sorted(code.important.items())), chosen_t)
-    with _ROWS_LOCK:
-        rows = _ROWS.get(key)
-        if rows is not None:
-            _ROWS.move_to_end(key)
-            return rows
-    rows = decoding_rows(field, session, list(chosen_t))
-    rows.setflags(write=False)
-    with _ROWS_LOCK:
-        _ROWS[key] = rows
-        while len(_ROWS) > _ROWS_MAX:
-            _ROWS.popitem(last=False)
-    return rows
-
-
-# -- pure encoding steps (used by the roles and by the privacy tests) ------------------------------------
-def split_blocks(x: np.ndarray, s: int, t: int, padded: tuple[int, int]) -> np.ndarray:
-    """Zero-pad ``x`` to ``padded`` and cut it into s×t blocks: result shape (s·t, rows/s, cols/t),
-    block (i, j) at index i·t + j."""
-    rows, cols = padded
-    br, bc = rows // s, cols // t
-    if x.shape != (rows, cols):
-        xp = np.zeros((rows, cols), dtype=np.int64)
-        xp[: x.shape[0], : x.shape[1]] = x
-        x = xp
-    out = np.empty((s * t, br, bc), dtype=np.int64)
-    out.reshape(s, t, br, bc)[...] = x.reshape(s, br, t, bc).transpose(0, 2, 1, 3)
-    return out
-
-
-def encode_shares(
-    field: PrimeField, blocks: np.ndarray, secrets: np.ndarray, exponents: list[int], points: Iterable[int]
-) -> np.ndarray:
-    """F(α_n) for every point: Σ_b blocks[b] α^{e_b} + Σ_w secrets[w] α^{e_{st+w}} (shape (N′, r, c))."""
-    pts = tuple(int(x) for x in points)
-    if len(exponents) != blocks.shape[0] + secrets.shape[0]:
-        raise ShapeError(
-            f"{blocks.shape[0] + secrets.shape[0]} coefficient blocks for {len(exponents)} exponents"
-        )
-    v = _vandermonde(field.p, pts, tuple(int(e) for e in exponents))
-    flat = field.raw_matmul_split(
-        v, blocks.reshape(blocks.shape[0], -1), secrets.reshape(secrets.shape[0], -1)
-    )
-    return flat.reshape((len(pts), *blocks.shape[1:]))
-
-
-def reshare_values(
-    field: PrimeField,
-    h: np.ndarray,
-    r_row: np.ndarray,
-    masks: np.ndarray,
-    points: Iterable[int],
-    t: int,
-) -> np.ndarray:
-    """G_n(α) at every point for G_n(x) = Σ_q r_row[q] h x^q + Σ_w masks[w] x^{t²+w} (q = j + t·l).
-
-    One product: [c | E] @ [h; masks] with c = E_r @ r_row, E_r = [α^q], E = [α^{t²+w}] (the stacked
-    right operand is not built: :meth:`~cmpc.field.PrimeField.raw_matmul_split`).
-    """
-    pts = np.fromiter(points, dtype=np.int64)
-    z = masks.shape[0]
-    powers = _powers(field.p, tuple(int(x) for x in pts), t * t + z)
-    c = field.raw_matmul(powers[:, : t * t], r_row.reshape(-1, 1))
-    lhs = np.concatenate([c, powers[:, t * t :]], axis=1)
-    return field.raw_matmul_split(lhs, h.reshape(1, -1), masks.reshape(z, -1)).reshape((pts.size, *h.shape))
-
-
-def interpolate_results(
-    field: PrimeField, points: list[int], values: np.ndarray, t: int, z: int
-) -> np.ndarray:
-    """Coefficients of I(x) (degree < t² + z) from t² + z evaluations; returns (t², r, c) result blocks."""
-    k = t * t + z
-    pts = tuple(int(x) for x in points[:k])
-    if len(pts) < k or values.shape[0] < k:
-        raise ShapeError(f"interpolation needs t^2 + z = {k} points and values")
-    rows = _interpolation_rows(field.p, pts, t * t)  # only the result coefficients are needed
-    return field.raw_matmul(rows, values[:k].reshape(k, -1)).reshape((t * t, *values.shape[1:]))
 
 
 # -- roles ----------------------------------------------------------------------------------------------
@@ -465,7 +363,7 @@ class Master(Role):
             pts = tuple(int(sess.points[n]) for n in order)
             t = code.t
             k = len(order)
-            rows = _interpolation_rows(self.field.p, pts, t * t)
+            rows = interpolation_rows(self.field.p, pts, t * t)
             _, m_pad, n_pad = sess.padded
             bm, bn = m_pad // t, n_pad // t
             y = np.empty((m_pad, n_pad), dtype=np.int64)
