@@ -38,19 +38,16 @@ __all__ = [
 
 # -- public rows, cached (same values for every party of a session: no secret goes in or comes out) ---------
 @lru_cache(maxsize=256)
-def _powers(p: int, points: tuple[int, ...], count: int) -> np.ndarray:
-    """Read-only ``[α^e]`` for the points and e < count over GF(p) (public)."""
-    v = PrimeField(p).raw_vandermonde(np.array(points, dtype=np.int64), list(range(count)))
-    v.setflags(write=False)
-    return v
-
-
-@lru_cache(maxsize=256)
 def _vandermonde(p: int, points: tuple[int, ...], exponents: tuple[int, ...]) -> np.ndarray:
     """Read-only ``[α^e]`` for the points and the given exponents over GF(p) (public)."""
     v = PrimeField(p).raw_vandermonde(np.array(points, dtype=np.int64), list(exponents))
     v.setflags(write=False)
     return v
+
+
+def _powers(p: int, points: tuple[int, ...], count: int) -> np.ndarray:
+    """Read-only ``[α^e]`` for the points and e < count over GF(p) (public, cached)."""
+    return _vandermonde(p, points, tuple(range(count)))
 
 
 @lru_cache(maxsize=256)
