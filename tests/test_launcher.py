@@ -260,3 +260,59 @@ def test_cli_json_output_insecure():
     # three messages in sequence (share → Reshare → ResultShare; no spares, so no Ready/StartPhase2
     # round trip), 30 ms each
     assert out["seconds"]["total"] >= 3 * 0.030
+
+
+# -- several parties per process (cmpc.hosting) -------------------------------------------------------------
+def test_plan_processes_round_robin_and_alone():
+    from cmpc.hosting import plan_processes
+
+    ids = ["source-a", "source-b", "master", "worker-0", "worker-1", "worker-2"]
+    assert plan_processes(ids, 2) == [["source-a", "master", "worker-1"], ["source-b", "worker-0", "worker-2"]]
+    assert plan_processes(ids, 99) == [[p] for p in ids]  # the deployment shape
+    assert plan_processes(ids, 1, alone=["worker-1"]) == [["worker-1"], [p for p in ids if p != "worker-1"]]
+    with pytest.raises(ParameterError, match="--processes"):
+        plan_processes(ids, 0)
+
+
+def test_gate_waits_for_every_party_and_aborts_with_a_named_error():
+    import threading
+
+    from cmpc.errors import TransportError
+    from cmpc.hosting import Gate
+
+    gate = Gate(["a", "b"])
+    passed: list[str] = []
+    th = threading.Thread(target=lambda: (gate.arrive("a", 0), passed.append("a")))
+    th.start()
+    assert not gate.all_arrived(0, 0.05)  # b has not arrived
+    gate.leave("b")  # a failed party never holds the others back
+    assert gate.all_arrived(0, 1.0)
+    assert passed == []  # not before the step is opened
+    gate.open(0)
+    th.join(2)
+    assert passed == ["a"]
+    gate.abort("it said EXIT before GO")
+    with pytest.raises(TransportError, match="run aborted by the launcher"):
+        gate.arrive("a", 1)
+
+
+@pytest.mark.slow
+def test_hosted_source_that_fails_at_start_up_fails_the_run_fast(tmp_path):
+    t0 = time.monotonic()
+    res = run_local("bgw", 1, 1, 1, 8, timeout=20.0, connect_timeout=20.0, processes=2,
+                    keys_override={"source-a": str(tmp_path / "missing")})
+    assert time.monotonic() - t0 < 15  # neither the 20 s dial budget nor the 20 s silence timeout
+    assert not res.correct and res.y is None
+    assert res.errors["source-a"].startswith("CredentialsError")  # named, from its own report
+    assert "not found" in res.errors["source-a"]
+    assert res.processes == 2
+    assert all(code is not None for code in res.returncodes.values())  # nobody hangs
+    assert "aborted by the launcher" in res.errors["source-b"]  # the others were told, not left waiting
+
+
+@pytest.mark.slow
+def test_one_process_per_party_still_works():
+    res = run_local("bgw", 1, 1, 1, 8, seed=3, timeout=10, processes=99)
+    assert res.correct and res.errors == {}, res.errors
+    assert res.processes == 6
+    assert len(set(res.returncodes)) == 6 and set(res.returncodes.values()) == {0}
