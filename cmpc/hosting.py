@@ -216,13 +216,16 @@ def host_parties(args: argparse.Namespace, parties: Sequence[str],
         gate.open(i)
     if aborted:
         gate.abort("it said EXIT before GO")
-    while len(statuses) < len(parties):
+    told_exit = aborted
+    while len(statuses) < len(parties):  # the launcher may say EXIT as soon as the master is done
         kind, text, status = events.get()
         if kind == "party":
             statuses[text] = status
             print(f"PARTY-DONE {text} {status}", flush=True)
+        else:
+            told_exit = True
     print("DONE", flush=True)
-    if not aborted:
+    if not told_exit:
         next_line()  # idle until EXIT (or end of stdin): see cmpc party --launcher
     sys.stderr = stderr.fallback
     return 0 if all(s == 0 for s in statuses.values()) else EXIT_FAILED

@@ -267,7 +267,9 @@ def test_plan_processes_round_robin_and_alone():
     from cmpc.hosting import plan_processes
 
     ids = ["source-a", "source-b", "master", "worker-0", "worker-1", "worker-2"]
-    assert plan_processes(ids, 2) == [["source-a", "master", "worker-1"], ["source-b", "worker-0", "worker-2"]]
+    assert plan_processes(ids, 2) == [
+        ["source-a", "master", "worker-1"], ["source-b", "worker-0", "worker-2"]
+    ]
     assert plan_processes(ids, 99) == [[p] for p in ids]  # the deployment shape
     assert plan_processes(ids, 1, alone=["worker-1"]) == [["worker-1"], [p for p in ids if p != "worker-1"]]
     with pytest.raises(ParameterError, match="--processes"):
@@ -316,3 +318,35 @@ def test_one_process_per_party_still_works():
     assert res.correct and res.errors == {}, res.errors
     assert res.processes == 6
     assert len(set(res.returncodes)) == 6 and set(res.returncodes.values()) == {0}
+
+
+def test_host_parties_speaks_the_control_words_and_takes_an_early_exit(tmp_path, monkeypatch, capsys):
+    """The launcher says EXIT as soon as the master is done, possibly before the other hosted parties end:
+    the host must remember it (it once waited for a second EXIT forever)."""
+    import argparse
+    import io
+    import threading
+
+    from cmpc.hosting import host_parties
+
+    def fake_run_party(ns):
+        ns.sync("LISTENING")
+        print(f"{ns.party}: hello", file=sys.stderr)  # routed to this party's log
+        ns.sync("READY")
+        time.sleep(0.3 if ns.party == "worker-0" else 0.0)  # ends after the launcher's EXIT was read
+        return (0 if ns.party != "worker-1" else 3), {"party": ns.party, "ok": ns.party != "worker-1"}
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("DIAL\nGO\nEXIT\n"))
+    args = argparse.Namespace(report_dir=str(tmp_path), party_keys=None, keys=None, output="Y.npy",
+                              host="x", party=None, report=None)
+    box: list[int] = []
+    th = threading.Thread(target=lambda: box.append(host_parties(args, ["worker-0", "worker-1"],
+                                                                 fake_run_party)), daemon=True)
+    th.start()
+    th.join(10)
+    assert box == [3]  # returned (no hang), and a failed hosted party fails the process
+    out = capsys.readouterr().out.split()
+    assert out[:2] == ["LISTENING", "READY"] and out[-1] == "DONE"
+    assert "PARTY-DONE worker-1 3" in " ".join(out) and "PARTY-DONE worker-0 0" in " ".join(out)
+    assert (tmp_path / "worker-0.log").read_text() == "worker-0: hello\n"
+    assert json.loads((tmp_path / "worker-1.report.json").read_text())["ok"] is False
