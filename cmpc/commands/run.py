@@ -1,4 +1,4 @@
-"""``cmpc run --local``: every party as its own process on 127.0.0.1, over mutual TLS, checked end to end.
+"""``cmpc run --local``: every party on 127.0.0.1 with its own TLS identity (mutual TLS), checked end to end.
 
 Example::
 
@@ -7,13 +7,15 @@ Example::
     cmpc run --local --code age --s 2 --t 2 --z 1 --m 256 --workers 16 --latency-ms 5 --bandwidth-mbps 1000
 
 Like MPyC's ``-M``: the launcher draws a session (:class:`cmpc.protocol.Session`), creates a temporary CA
-and party certificates, writes a ``parties.toml`` with free loopback ports and starts
-``python -m cmpc party ... --launcher`` (``-m cmpc.cli`` while the package has no ``__main__``) once per
-party. Start-up is synchronised over the children's stdin/stdout (``LISTENING`` → ``DIAL`` → ``READY`` →
-``GO``), so the time reported excludes interpreter start-up, imports and the TLS handshakes; finished
-parties print ``DONE`` and idle until the master is done and the launcher says ``EXIT``. The sources
-generate A and B from a public seed which the launcher also knows (local demo mode only); it checks the
-master's Y against one exact AᵀB mod p.
+and party certificates, writes a ``parties.toml`` with free loopback ports and starts the party processes:
+by default one per core, each hosting several parties (:mod:`cmpc.hosting`; each party keeps its own
+port, key, certificate, connections and report, so the wire bytes are unchanged), or with
+``--one-process-per-party`` ``python -m cmpc party --id X ... --launcher`` once per party (the deployment
+shape); ``--processes P`` picks the number. Start-up is synchronised over the children's stdin/stdout
+(``LISTENING`` → ``DIAL`` → ``READY`` → ``GO``), so the time reported excludes interpreter start-up,
+imports and the TLS handshakes; finished parties print ``DONE`` and idle until the master is done and the
+launcher says ``EXIT``. The sources generate A and B from a public seed which the launcher also knows
+(local demo mode only); it checks the master's Y against one exact AᵀB mod p.
 
 Measured and printed: ``seconds`` per phase — from the first start to the last end of any party's work in
 that phase (the spans each party reports, wall clock), as in :func:`cmpc.simulate` — and ``total`` — from
@@ -23,14 +25,16 @@ record overhead and handshakes excluded). ``--format json`` prints exactly::
     {"correct": bool, "workers": N', "seconds": {"phase1", "phase2", "phase3", "total"}, "bytes": {...},
      "startup_s": float, "wall_s": float}
 
-where ``workers`` is the number of worker processes (N′; N unless ``--workers`` asks for spares) and
+(later keys only appended: ``worker_processes``, ``workers_needed``, ``certificate``, ``processes``)
+where ``workers`` is the number of workers started (N′; N unless ``--workers`` asks for spares) and
 ``bytes`` has ``phase1``, ``phase2``, ``phase3`` and ``total``; ``startup_s`` is the time from the launch
 to ``GO`` (processes, imports, handshakes) and ``wall_s`` the whole launch until every process exited.
 Progress goes to stderr, one line per step (processes started, listening k/N, connected k/N, each phase
 with bytes and seconds, where the result is, a final line), in both formats; ``--quiet`` silences it.
 On failure ``correct`` is false, the parties'
-errors go to stderr and the exit status is 1. Each party runs single-threaded BLAS (``OMP_NUM_THREADS=1``
-unless set): N′ + 3 processes share the machine's cores.
+errors go to stderr and the exit status is 1. A failure the protocol cannot tolerate ends the run at once
+(:mod:`cmpc.commands.run_processes`). Each process runs single-threaded BLAS (``OMP_NUM_THREADS=1``
+unless set): the processes share the machine's cores.
 """
 
 from __future__ import annotations
