@@ -28,7 +28,9 @@ role's handlers), ``spans`` (per phase, first start and last end of the role's h
 stay out of the measured time. When its role is over it prints ``DONE`` and idles until ``EXIT`` (or end
 of stdin), so that finished processes do not tear down while others still compute. ``--demo-seed`` makes
 the sources generate A and B from a public seed
-(:func:`demo_inputs`, local demo only: the inputs are then not secret).
+(:func:`demo_inputs`, local demo only: the inputs are then not secret). ``--host a,b,c --report-dir DIR``
+(with ``--launcher``, instead of ``--id``) hosts several parties in this process for ``cmpc run --local``,
+each with its own transport, key and report (:mod:`cmpc.hosting`).
 """
 
 from __future__ import annotations
