@@ -350,3 +350,60 @@ def test_host_parties_speaks_the_control_words_and_takes_an_early_exit(tmp_path,
     assert "PARTY-DONE worker-1 3" in " ".join(out) and "PARTY-DONE worker-0 0" in " ".join(out)
     assert (tmp_path / "worker-0.log").read_text() == "worker-0: hello\n"
     assert json.loads((tmp_path / "worker-1.report.json").read_text())["ok"] is False
+
+
+def _scripted(tmp_path, name: str, after_go: str) -> list[str]:
+    """A stand-in process that speaks the launcher's control words, then runs ``after_go``."""
+    body = (
+        "import sys, time\n"
+        "print('LISTENING', flush=True); sys.stdin.readline()\n"
+        "print('READY', flush=True); sys.stdin.readline()\n" + after_go
+    )
+    (tmp_path / f"{name}.py").write_text(body)
+    return [sys.executable, str(tmp_path / f"{name}.py")]
+
+
+def test_a_source_failing_after_go_stops_every_process_at_once(tmp_path):
+    from cmpc.commands.run_processes import PartyProcesses
+    from cmpc.launch import child_env
+
+    hang = "time.sleep(60)\n"
+    commands = [
+        _scripted(tmp_path, "p0", "print('PARTY-DONE source-a 3', flush=True)\n" + hang),
+        _scripted(tmp_path, "p1", hang),  # the master would wait for its silence timeout
+    ]
+    procs = PartyProcesses([["source-a", "worker-0"], ["master", "source-b"]], commands, tmp_path,
+                           child_env(), spares=0)
+    try:
+        t0 = time.monotonic()
+        assert procs.start_up(time.monotonic() + 30, lambda _m: None, time.perf_counter()) is not None
+        procs.wait_master(time.monotonic() + 30)
+        assert time.monotonic() - t0 < 10  # not the 30 s deadline
+        assert procs.intolerable() == ["source-a"]
+        assert all(c.proc.wait(5) is not None for c in procs.children)  # both processes were stopped
+    finally:
+        procs.close()
+
+
+def test_a_worker_failing_at_start_up_is_tolerated_with_a_spare(tmp_path):
+    from cmpc.commands.run_processes import PartyProcesses
+    from cmpc.launch import child_env
+
+    early = tmp_path / "early.py"
+    early.write_text(
+        "import sys\nprint('PARTY-DONE worker-1 2', flush=True)\nprint('LISTENING', flush=True)\n"
+        "sys.stdin.readline()\nprint('READY', flush=True)\nsys.stdin.readline()\n"
+        "print('PARTY-DONE master 0', flush=True)\nprint('DONE', flush=True)\nsys.stdin.readline()\n"
+    )
+    said: list[str] = []
+    procs = PartyProcesses([["master", "worker-1"]], [[sys.executable, str(early)]], tmp_path, child_env(),
+                           spares=1)
+    try:
+        assert procs.start_up(time.monotonic() + 30, said.append, time.perf_counter()) is not None
+        assert said[0].startswith("parties listening 1/2") and said[1].startswith("parties connected 1/2")
+        procs.wait_master(time.monotonic() + 30)
+        assert "master" in procs.finished and procs.failed == {"worker-1": "failed (status 2)"}
+        procs.finish(time.monotonic() + 10)
+        assert procs.returncodes() == {"master": 0, "worker-1": 0}
+    finally:
+        procs.close()
