@@ -160,6 +160,12 @@ def test_demo_inputs_and_send_targets():
     assert not np.array_equal(a, demo_inputs(session, 4)[0])
     assert send_targets(session, "source-a") == session.workers
     assert send_targets(session, "worker-1") == ["worker-0", "worker-2", "worker-3", "master"]
+    # without spares a worker dials only the other reporters (the first t² + z = 2) and the master
+    fixed = Session.create(codes.make("bgw", s=1, t=1, z=1), F31, (4, 3), (4, 5), None, RandomSource(seed=1))
+    assert fixed.fixed_assignment and fixed.fixed_roles()[1] == (0, 1)
+    assert send_targets(fixed, "worker-2") == ["worker-0", "worker-1", "master"]
+    assert send_targets(fixed, "worker-0") == ["worker-1", "master"]
+    assert send_targets(fixed, "master") == fixed.workers == send_targets(fixed, "source-b")
 
 
 def test_run_local_rejects_bad_arguments():

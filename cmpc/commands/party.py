@@ -112,12 +112,20 @@ def demo_inputs(session: Any, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def send_targets(session: Any, party: str) -> list[str]:
-    """The peers ``party`` sends to in the protocol (dialed before the run starts)."""
-    from ..protocol.session import MASTER, SOURCE_A, SOURCE_B
+    """The peers ``party`` sends to in the protocol (dialed before the run starts).
+
+    Sources and the master: every worker. A worker: the master and the other workers — without spares
+    (``session.fixed_assignment``) only the other *reporters*, since it re-shares to the t² + z reporters
+    alone (:meth:`Session.fixed_roles`): about half the TLS handshakes of AGE s = t = z = 2 are saved,
+    and no frame changes. A peer dialed later (``send``) still connects on demand.
+    """
+    from ..protocol.session import MASTER, SOURCE_A, SOURCE_B, worker_id
 
     workers = list(session.workers)
     if party in (SOURCE_A, SOURCE_B, MASTER):
         return workers
+    if getattr(session, "fixed_assignment", False):
+        workers = [worker_id(i) for i in session.fixed_roles()[1]]
     return [w for w in workers if w != party] + [MASTER]
 
 
