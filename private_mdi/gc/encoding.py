@@ -347,7 +347,9 @@ class Decoder:
         """
         return self.decode_copies(output_labels, 0, whole=True)
 
-    def decode_copies(self, output_labels: Labels | np.ndarray, first: int, *, whole: bool = False) -> np.ndarray:
+    def decode_copies(
+        self, output_labels: Labels | np.ndarray, first: int, *, whole: bool = False
+    ) -> np.ndarray:
         """:meth:`decode` for copies ``first .. first + n − 1`` of this decoder's garbling (n = the labels'
         copies; see :func:`~.garble.evaluate_copies`)."""
         lab = output_labels.array if isinstance(output_labels, Labels) else Labels(output_labels).array

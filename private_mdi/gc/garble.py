@@ -271,7 +271,9 @@ def evaluate_copies(garbled: GarbledCircuit, labels: Labels, first: int) -> Labe
     circuit, n = garbled.circuit, labels.copies
     first = check_int("first", first, lo=0, hi=garbled.copies - n)
     if labels.array.shape[1] != circuit.n_inputs:
-        raise ParameterError(f"labels cover {labels.array.shape[1]} wires, the circuit has {circuit.n_inputs}")
+        raise ParameterError(
+            f"labels cover {labels.array.shape[1]} wires, the circuit has {circuit.n_inputs}"
+        )
     tables = garbled.tables[:, :, first : first + n]
     out = _evaluate_plan(circuit.plan(), tables, labels.array.transpose(1, 0, 2), garbled.copies, first)
     return Labels(np.ascontiguousarray(out.transpose(1, 0, 2)))

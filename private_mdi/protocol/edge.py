@@ -71,7 +71,7 @@ class Edge(ServerRole):
         self.bkeys: MaterialStore[Key] = MaterialStore(self.name, "b-wire keys")
         self.garbled: MaterialStore[Key] = MaterialStore(self.name, "garbled circuit")
         self.client_labels: MaterialStore[Key] = MaterialStore(self.name, "client labels")
-        self._ot: dict[Key, dict[type, bytes]] = {}
+        self._ot: dict[Key, dict[type, tuple[int, bytes]]] = {}
         #: bytes of offline material stored per inference
         self.storage: dict[int, int] = {}
         #: pieces stored per inference, and what one inference needs
@@ -272,7 +272,8 @@ class Edge(ServerRole):
         parts = self._gather.setdefault((i, ell + 1), {})
         if j in parts or (parts and next(iter(parts.values())).shape[0] != u_j.shape[0]):
             raise ProtocolError(
-                f"{self.name}: slice {j} of u_{ell + 1} for inference {i} sent twice or for another batch size"
+                f"{self.name}: slice {j} of u_{ell + 1} for inference {i}: "
+                "sent twice or of another batch size"
             )
         parts[j] = u_j
         if len(parts) < n:
