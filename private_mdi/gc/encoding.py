@@ -360,8 +360,8 @@ class Decoder:
                 f"{self.copies}, got {lab.shape}"
             )
         bits, tags = self.bits[first : first + n], self.tags[first : first + n]
-        s = (lab[..., 0] & np.uint64(1)).astype(np.intp)
-        expected = np.take_along_axis(tags, s[..., None], axis=2)[..., 0]
+        s = (lab[..., 0] & np.uint64(1)).astype(np.uint8)
+        expected = np.where(s.astype(bool), tags[..., 1], tags[..., 0])
         bad = output_tags(lab, total=self.copies, first=first) != expected
         if bad.any():
             c, o = (int(v) for v in np.argwhere(bad)[0])
@@ -369,7 +369,7 @@ class Decoder:
                 f"{int(bad.sum())} output label(s) are neither valid label of their wire "
                 f"(first: copy {c}, output bit {o}); an input label was wrong or the tables do not match"
             )
-        return (s.astype(np.uint8) ^ bits).astype(np.uint8)
+        return s ^ bits
 
     def to_bytes(self) -> bytes:
         c, n = self.bits.shape
