@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_private_mdi_e2e import dense_model, inputs  # the same tiny models as the end-to-end tests
 
 from cmpc.errors import ProtocolError
 from cmpc.rand import RandomSource
@@ -15,7 +16,6 @@ from private_mdi.gc import encode, evaluate, garble, privatemdi_relu_circuit
 from private_mdi.gc.encoding import Labels
 from private_mdi.gc.garble import evaluate_copies
 from private_mdi.inference import PrivateInference
-from private_mdi.model import Dense, Model, ReLU
 from private_mdi.paillier import PaillierKeyPair
 from private_mdi.protocol import messages as msg
 from private_mdi.protocol.layout import online_batches
@@ -27,20 +27,6 @@ P = 2**13 - 1
 @pytest.fixture(scope="module")
 def keys() -> PaillierKeyPair:
     return PaillierKeyPair.generate(2048, RandomSource(seed="batching-paillier"))
-
-
-def dense_model(seed: int, sizes: tuple[int, ...] = (4, 5, 3, 2)) -> Model:
-    g = np.random.default_rng(seed)  # test data, not secrets
-    layers: list = []
-    for i in range(len(sizes) - 1):
-        layers.append(Dense(g.normal(size=(sizes[i + 1], sizes[i])), g.normal(size=sizes[i + 1]) * 0.5))
-        if i < len(sizes) - 2:
-            layers.append(ReLU())
-    return Model((sizes[0],), layers)
-
-
-def inputs(seed: int, n: int, d: int) -> np.ndarray:
-    return np.random.default_rng(seed).uniform(-1, 1, size=(n, d))
 
 
 # -- garbled ranges -------------------------------------------------------------------------------------
