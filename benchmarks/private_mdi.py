@@ -5,12 +5,12 @@ For each model (digits MLP and CNN) and each K in ``--edges``, in one run:
 * plaintext numpy inference time per sample (``Model.forward`` one sample at a time) as the baseline;
 * offline: wall time per inference (setup excluded), CPU split into Paillier / garbling / OT, bytes per
   inference per phase, storage per inference at each party;
-* online (in-memory, no link emulation): latency per inference one at a time, client bytes per
-  inference, busiest edge's CPU busy time per inference;
+* online (in-memory, no link emulation): latency per inference one at a time, then ms per inference with
+  all ``--n`` in flight unbatched (``batch=1``, the baseline) and in batches of ``--batch`` (default 32),
+  client bytes per inference, busiest edge's CPU busy time per inference (median over the batched run);
 * pipelining over an emulated link (``--latency-ms``, optional ``--bandwidth-mbps``; every party pair),
   with the edges as separate processes over TCP + mutual TLS (``--threads``: in-memory threads instead):
-  ``--inflight`` inferences one at a time versus all in flight, throughput ratio, and the busiest edge's
-  CPU time per inference (measured inside the edge processes);
+  ``--inflight`` inferences one at a time versus all in flight in batches, and the throughput ratio;
 * a **two-party Delphi-style baseline** on the same building blocks (one server holds the whole model and
   garbles; the client evaluates every garbled ReLU online: it receives the server's b-labels and returns the
   output labels, which only the server can decode). Its client-wire labels come from a *stand-in* for a
@@ -24,7 +24,7 @@ An ``--edges`` entry ``4s`` splits the linear layer with the most ReLUs into K s
 the largest-edge busy-time ratio is printed against K = 2 unsplit.
 
 Usage: python benchmarks/private_mdi.py [--models mlp,cnn] [--edges 2,3,4,4s] [--n 16] [--inflight 16]
-       [--latency-ms 10] [--bandwidth-mbps 0] [--no-baseline] [--threads]
+       [--latency-ms 10] [--bandwidth-mbps 0] [--no-baseline] [--threads] [--batch 32]
 """
 
 from __future__ import annotations
@@ -313,19 +313,30 @@ def measure_model(name: str, args: argparse.Namespace, keys: PaillierKeyPair) ->
         pi.setup()
         before = dict(pi.meter.bytes_by_phase())
         t0 = time.perf_counter()
-        pi.offline(n)
-        off = (time.perf_counter() - t0) / n
+        pi.offline(3 * n + 1)
+        off = (time.perf_counter() - t0) / (3 * n + 1)
         after = pi.meter.bytes_by_phase()
-        off_bytes = {ph: (after.get(ph, 0) - before.get(ph, 0)) / n for ph in Phase.OFFLINE}
+        off_bytes = {ph: (after.get(ph, 0) - before.get(ph, 0)) / (3 * n + 1) for ph in Phase.OFFLINE}
+        pi.predict_raw(x[:1])  # warm-up (compiled kernels, caches): not timed
         t0 = time.perf_counter()
-        raw = pi.predict_raw(x[:n], pipelined=False)
+        raw = pi.predict_raw(x[:n], pipelined=False, batch=1)
         lat = (time.perf_counter() - t0) / n
         assert np.array_equal(raw, pi.reference_raw(x[:n])), (
             "private output differs from the fixed-point reference"
         )
         rep = pi.report.to_dict()
+        # in memory, all n in flight: unbatched (the baseline, batch=1) then in batches of --batch
+        t0 = time.perf_counter()
+        pi.predict_raw(x[:n], batch=1)
+        pip1 = (time.perf_counter() - t0) / n
+        t0 = time.perf_counter()
+        raw = pi.predict_raw(x[:n], batch=args.batch)
+        pipb = (time.perf_counter() - t0) / n
+        assert np.array_equal(raw, pi.reference_raw(x[:n]))
+        # busiest edge: median CPU per inference over the batched inferences, per edge
+        ids = range(2 * n + 1, 3 * n + 1)
+        busy = {e.name: float(np.median([e.busy.get(i, 0.0) for i in ids])) for e in pi.edges}
         pi.close()
-        busy = rep["edge_busy_per_inference_s"]
         # pipelining over the emulated link: edges as processes over TCP + TLS (or threads with --threads)
         pl = PrivateInference(
             model,
@@ -343,13 +354,11 @@ def measure_model(name: str, args: argparse.Namespace, keys: PaillierKeyPair) ->
         try:
             pl.offline(2 * m)
             t0 = time.perf_counter()
-            pl.predict_raw(x[:m], pipelined=False)
+            pl.predict_raw(x[:m], pipelined=False, batch=1)
             seq = time.perf_counter() - t0
             t0 = time.perf_counter()
-            pl.predict_raw(x[m : 2 * m], pipelined=True)
+            pl.predict_raw(x[m : 2 * m], pipelined=True, batch=args.batch)
             pip = time.perf_counter() - t0
-            if not args.threads:
-                busy = pl.report.to_dict()["edge_busy_per_inference_s"]
         finally:
             pl.close()
         rows.append(
@@ -361,9 +370,11 @@ def measure_model(name: str, args: argparse.Namespace, keys: PaillierKeyPair) ->
                 "offline_split": rep["times"]["offline_split_s"],
                 "offline_bytes": off_bytes,
                 "online_ms": lat * 1e3,
+                "pip1_ms": pip1 * 1e3,
+                "pipb_ms": pipb * 1e3,
                 "client_online_B": (rep["client_online"]["up_bytes"] + rep["client_online"]["down_bytes"])
-                / n,
-                "online_B": rep["bytes_by_phase"].get(Phase.ONLINE, 0) / n
+                / rep["inferences"]["online"],  # n and the warm-up, all one per message
+                "online_B": rep["bytes_by_phase"].get(Phase.ONLINE, 0) / rep["inferences"]["online"]
                 + rep["gather_bytes_per_inference"],
                 "gather_B": rep["gather_bytes_per_inference"],
                 "busy_max_ms": max(busy.values()) * 1e3,
@@ -374,8 +385,9 @@ def measure_model(name: str, args: argparse.Namespace, keys: PaillierKeyPair) ->
             }
         )
         print(
-            f"  {name} K={label}: offline {off * 1e3:.0f} ms/inf, online {lat * 1e3:.2f} ms/inf, "
-            f"pipelined {m / pip:.1f}/s vs {m / seq:.1f}/s",
+            f"  {name} K={label}: offline {off * 1e3:.0f} ms/inf, online {lat * 1e3:.2f} ms/inf one at a "
+            f"time, {n} in flight {pip1 * 1e3:.2f} ms/inf unbatched vs {pipb * 1e3:.2f} ms/inf in batches "
+            f"of ≤ {args.batch} ({pip1 / pipb:.1f}×); over the link {m / pip:.1f}/s vs {m / seq:.1f}/s",
             flush=True,
         )
     if args.baseline:
@@ -405,6 +417,8 @@ def measure_model(name: str, args: argparse.Namespace, keys: PaillierKeyPair) ->
                     "offline_split": dict(base.times),
                     "offline_bytes": offb,
                     "online_ms": lat * 1e3,
+                    "pip1_ms": float("nan"),
+                    "pipb_ms": float("nan"),
                     "client_online_B": on,
                     "online_B": on,
                     "busy_max_ms": float("nan"),
@@ -439,6 +453,7 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=10.0)
     ap.add_argument("--bandwidth-mbps", type=float, default=0.0, help="0 = no cap")
     ap.add_argument("--no-baseline", dest="baseline", action="store_false")
+    ap.add_argument("--batch", type=int, default=32, help="inferences per online batch (default 32)")
     ap.add_argument("--threads", action="store_true", help="pipelining test with threads, not edge processes")
     args = ap.parse_args()
     args.edges = [v.strip() for v in args.edges.split(",")]
@@ -451,10 +466,12 @@ def main() -> None:
     print()
     print(
         "| model | K | offline ms/inf (CPU s: Paillier / GC / OT over the batch) | offline kB/inf "
-        "(Paillier / GC / OT) | online ms/inf (vs plaintext) | client online B/inf | all online kB/inf "
-        f"| max edge busy ms/inf | pipelined / one-at-a-time ({args.inflight} in flight, {link} link) |"
+        "(Paillier / GC / OT) | online ms/inf one at a time (vs plaintext) | online ms/inf, --n in flight: "
+        f"unbatched / batches of {args.batch} | client online B/inf (unbatched) | all online kB/inf "
+        f"| max edge busy ms/inf (batched) | pipelined batched / one-at-a-time "
+        f"({args.inflight} in flight, {link} link) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         sp = r["offline_split"]
         ob = r["offline_bytes"]
@@ -465,7 +482,8 @@ def main() -> None:
             f"| {r['model']} | {r['K']} | {r['offline_ms']:.0f} "
             f"({sp['paillier']:.2f} / {sp['garbling']:.2f} / {sp['ot']:.2f}) | "
             f"{ob[Phase.PAILLIER] / 1e3:.1f} / {ob[Phase.GARBLING] / 1e3:.1f} / {ob[Phase.OT] / 1e3:.1f} | "
-            f"{online} | {r['client_online_B']:.0f} | {r['online_B'] / 1e3:.1f} | "
+            f"{online} | {r['pip1_ms']:.2f} / {r['pipb_ms']:.2f} | {r['client_online_B']:.0f} | "
+            f"{r['online_B'] / 1e3:.1f} | "
             f"{r['busy_max_ms']:.2f} | {r['pip_per_s']:.1f}/s vs {r['seq_per_s']:.1f}/s = "
             f"{r['pip_per_s'] / r['seq_per_s']:.1f}× |"
         )

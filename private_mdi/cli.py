@@ -38,6 +38,7 @@ from cmpc.net.link import LinkSpec
 
 from .inference import DEFAULT_KEY_BITS, PrivateInference
 from .model import Model, signed
+from .protocol.layout import MAX_BATCH
 from .report import fmt_bytes
 
 __all__ = ["build_parser", "main"]
@@ -67,6 +68,8 @@ def demo(args: argparse.Namespace) -> int:
         raise ParameterError(f"--edges must be >= 2, got {args.edges}")
     if args.n < 1:
         raise ParameterError(f"--n must be >= 1, got {args.n}")
+    if not 1 <= args.batch <= MAX_BATCH:
+        raise ParameterError(f"--batch must be in [1, {MAX_BATCH}], got {args.batch}")
     model = _load(args.model)
     _, x_te, _, y_te = digits_split()
     n = min(args.n, len(y_te))
@@ -98,7 +101,8 @@ def demo(args: argparse.Namespace) -> int:
             )
         pi.offline(n)
         t_off = time.perf_counter() - t0
-        raw = pi.predict_raw(x, pipelined=not args.sequential)
+        batch = 1 if args.sequential else args.batch
+        raw = pi.predict_raw(x, pipelined=not args.sequential, batch=batch)
         ref = pi.reference_raw(x)
         agree = float(np.mean(np.all(raw == ref, axis=1)))
         plain = float(np.mean(model.predict(x) == y))
@@ -127,7 +131,7 @@ def demo(args: argparse.Namespace) -> int:
         f"(total {t_off:.2f} s incl. setup; CPU: Paillier {sp['paillier']:.2f} s, "
         f"garbling {sp['garbling']:.2f} s, OT {sp['ot']:.2f} s)"
     )
-    mode = "one at a time" if args.sequential else f"pipelined, {n} in flight"
+    mode = "one at a time" if args.sequential else f"pipelined, {n} in flight in batches of ≤ {batch}"
     em = ", emulated link" if link else ""
     where = f"cloud and edges as processes over TCP+TLS{em}" if args.processes else f"in-memory{em}"
     print(f"online per inference          {t.online_per_inference_s * 1e3:.2f} ms ({mode}, {where})")
@@ -170,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"Paillier modulus bits (default {DEFAULT_KEY_BITS})",
     )
     d.add_argument("--sequential", action="store_true", help="one inference at a time instead of pipelined")
+    d.add_argument(
+        "--batch", type=int, default=32, help="inferences per online batch when pipelined (default 32)"
+    )
     d.add_argument(
         "--processes", action="store_true", help="cloud and edges as separate processes over TCP + mutual TLS"
     )

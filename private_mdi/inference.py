@@ -59,6 +59,7 @@ from .protocol.client import Client
 from .protocol.cloud import Cloud, CloudLayer
 from .protocol.edge import Edge
 from .protocol.execution import Execution, LocalExecution, ProcessExecution
+from .protocol.layout import MAX_BATCH
 from .protocol.spec import CLIENT, CLOUD, Phase, SessionSpec
 from .report import ClientOnline, Parameters, Report, Times
 
@@ -119,7 +120,13 @@ class PrivateInference:
         the cloud and each edge as its own process over TCP with mutual TLS (``insecure=True``: plain TCP,
         debugging only); call :meth:`close` (or use ``with``) to stop them.
     offline_chunk, offline_window:
-        Inferences per offline chunk (default 32) and chunks in flight (default 2).
+        Inferences per offline chunk (default 32) and chunks in flight (default 2). A chunk's garbled
+        ReLUs are one garbling per layer (a fresh Δ and fresh labels per copy, so every inference's
+        material is still its own and single use).
+    online_batch:
+        Inferences per online batch (default 32): ``predict`` sends up to this many rows per message and
+        each edge evaluates their linear steps as one matmul and their garbled ReLUs in one call per
+        offline chunk they come from (a partial last batch is fine). Edges learn the batch sizes.
     progress:
         Show a progress bar (tqdm) for the offline phase; default: only when ``n ≥ 50``.
     link:
@@ -150,6 +157,7 @@ class PrivateInference:
         offline_chunk: int = 32,
         offline_window: int = 2,
         on_out_of_range: str = "raise",
+        online_batch: int = 32,
     ) -> None:
         if not isinstance(model, Model):
             raise ParameterError(f"model must be a private_mdi.model.Model, got {type(model).__name__}")
@@ -157,6 +165,7 @@ class PrivateInference:
         self.timeout = check_timeout("timeout", timeout)
         self.offline_chunk = check_int("offline_chunk", offline_chunk, 1, 1 << 16)
         self.offline_window = check_int("offline_window", offline_window, 1, 64)
+        self.online_batch = check_int("online_batch", online_batch, 1, MAX_BATCH)
         self.on_out_of_range = check_choice("on_out_of_range", on_out_of_range, OUT_OF_RANGE_CHOICES)
         self.model = model
         if hosts is not None and split:
@@ -324,12 +333,18 @@ class PrivateInference:
         check_input(x_hat, self.ranges)  # the encoded backstop
         return x_hat
 
-    def predict_raw(self, x: np.ndarray, *, pipelined: bool = True) -> np.ndarray:
+    def predict_raw(
+        self, x: np.ndarray, *, pipelined: bool = True, batch: int | None = None
+    ) -> np.ndarray:
         """Run the online phase: ``v_L`` (field elements in [0, p), scale 2^{2f}), shape (n, outputs).
 
-        ``pipelined=False`` sends one input at a time and waits for its output before the next.
+        Rows travel in batches of up to ``batch`` inferences (default: the session's ``online_batch``):
+        one message per batch and hop, one garbled evaluation per layer and batch on each edge.
+        ``pipelined=False`` sends one batch at a time and waits for its output before the next
+        (``batch=1``: one input at a time).
         """
         self._guard()
+        batch = self.online_batch if batch is None else check_int("batch", batch, 1, MAX_BATCH)
         x_hat = self._encode(x)  # OverflowRiskError / ParameterError before any message
         m = x_hat.shape[0]
         if m == 0:
@@ -341,7 +356,7 @@ class PrivateInference:
                 f"call offline({m - len(ids)})"
             )
         t0 = time.perf_counter()
-        self._run(self.client.begin_online(ids, x_hat, pipelined=pipelined))
+        self._run(self.client.begin_online(ids, x_hat, pipelined=pipelined, batch=batch))
         elapsed = time.perf_counter() - t0
         self._times["online"] = self._times.get("online", 0.0) + elapsed
         self._counts["online"] += m

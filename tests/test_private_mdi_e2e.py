@@ -103,7 +103,7 @@ def test_online_cloud_silence_and_client_traffic(keys: PaillierKeyPair) -> None:
     before = pi.meter.by_pair()
     assert any(ph == Phase.PAILLIER for ph, _, _ in before)
     assert not any(ph == Phase.ONLINE for ph, _, _ in before)
-    pi.predict(inputs(7, m, 4))
+    pi.predict(inputs(7, m, 4), batch=1)  # one inference per message (the default batches them)
     online = {k: t for k, t in pi.meter.by_pair().items() if k[0] == Phase.ONLINE}
     assert online, "the online phase must be metered"
     # no byte to or from the cloud online
@@ -243,7 +243,7 @@ def test_edges_as_processes_over_tls(keys: PaillierKeyPair) -> None:
         online = [k for k in pairs if k[0] == Phase.ONLINE]
         assert ("online", "edge1", "edge2") in online and ("online", "edge3", CLIENT) in online
         assert not [k for k in online if CLOUD in k[1:]]
-        assert pairs[(Phase.ONLINE, CLIENT, "edge1")].messages == 3
+        assert pairs[(Phase.ONLINE, CLIENT, "edge1")].messages == 1  # one batch of 3
         assert pi.report.edge_busy_per_inference_s["edge2"] > 0
         procs = [c.proc for c in pi.execution.children.values()]
         assert len(procs) == 4  # the cloud and three edges

@@ -138,7 +138,7 @@ def test_gather_traffic_is_metered(keys: PaillierKeyPair) -> None:
     assert evals
     for e in evals:
         t = online[(Phase.GATHER, f"edge{e}", f"edge{host2}")]
-        assert t.messages >= 2 and t.bytes > 0
+        assert t.messages >= 1 and t.bytes > 0  # one batch of 2 inferences
     rep = pi.report
     assert rep.gather_bytes_per_inference > 0
     assert rep.to_dict()["gather_bytes_per_inference"] == rep.gather_bytes_per_inference

@@ -304,15 +304,19 @@ class GarbledCircuit:
         return cls(circuit, _labels_from(bytes(data)[head:], (n_and, 2, c, 2)))
 
 
-def output_tags(labels: np.ndarray, aes: FixedKeyAES | None = None) -> np.ndarray:
+def output_tags(
+    labels: np.ndarray, aes: FixedKeyAES | None = None, *, total: int | None = None, first: int = 0
+) -> np.ndarray:
     """64-bit tags of output labels of shape (copies, n_out, 2): low word of H(L, 2^64 + o·C + c).
 
     Bit 64 of the tweak keeps these tweaks apart from the gate tweaks (< 2^64), so each tweak is still
-    used once per Δ.
+    used once per Δ. ``total``/``first``: the labels are copies ``first ..`` of a garbling of ``total``
+    copies (C = total, c = first + row); default: the whole garbling.
     """
     c, n = labels.shape[0], labels.shape[1]
-    tweak = (np.arange(n, dtype=np.uint64)[None, :] * np.uint64(c)
-             + np.arange(c, dtype=np.uint64)[:, None])
+    big = c if total is None else total
+    tweak = (np.arange(n, dtype=np.uint64)[None, :] * np.uint64(big)
+             + np.arange(first, first + c, dtype=np.uint64)[:, None])
     return tccr_hash(labels, tweak, 1, aes)[..., 0].copy()
 
 
@@ -341,19 +345,31 @@ class Decoder:
 
         bit = lsb(L) ⊕ d, accepted only if tag(L) = tags[lsb(L)] (a wrong label passes with prob. 2^-64).
         """
+        return self.decode_copies(output_labels, 0, whole=True)
+
+    def decode_copies(
+        self, output_labels: Labels | np.ndarray, first: int, *, whole: bool = False
+    ) -> np.ndarray:
+        """:meth:`decode` for copies ``first .. first + n − 1`` of this decoder's garbling (n = the labels'
+        copies; see :func:`~.garble.evaluate_copies`)."""
         lab = output_labels.array if isinstance(output_labels, Labels) else Labels(output_labels).array
-        if lab.shape[:2] != self.bits.shape:
-            raise ParameterError(f"output labels must have shape {(*self.bits.shape, 2)}, got {lab.shape}")
-        s = (lab[..., 0] & np.uint64(1)).astype(np.intp)
-        expected = np.take_along_axis(self.tags, s[..., None], axis=2)[..., 0]
-        bad = output_tags(lab) != expected
+        n = self.copies if whole else lab.shape[0]
+        if not 0 <= first <= self.copies - n or lab.shape[:2] != (n, self.n_outputs):
+            raise ParameterError(
+                f"output labels must have shape {(n, self.n_outputs, 2)} for copies {first}.. of "
+                f"{self.copies}, got {lab.shape}"
+            )
+        bits, tags = self.bits[first : first + n], self.tags[first : first + n]
+        s = (lab[..., 0] & np.uint64(1)).astype(np.uint8)
+        expected = np.where(s.astype(bool), tags[..., 1], tags[..., 0])
+        bad = output_tags(lab, total=self.copies, first=first) != expected
         if bad.any():
             c, o = (int(v) for v in np.argwhere(bad)[0])
             raise GarbledDecodeError(
                 f"{int(bad.sum())} output label(s) are neither valid label of their wire "
                 f"(first: copy {c}, output bit {o}); an input label was wrong or the tables do not match"
             )
-        return (s.astype(np.uint8) ^ self.bits).astype(np.uint8)
+        return s ^ bits
 
     def to_bytes(self) -> bytes:
         c, n = self.bits.shape

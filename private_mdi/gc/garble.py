@@ -67,6 +67,7 @@ __all__ = [
     "decode",
     "encode",
     "evaluate",
+    "evaluate_copies",
     "garble",
     "get_backend",
     "output_tags",
@@ -164,9 +165,16 @@ def _garble_plan(plan: Plan, zero_in: np.ndarray, delta: np.ndarray) -> tuple[np
     return tables, out
 
 
-def _evaluate_plan(plan: Plan, tables: np.ndarray, labels_in: np.ndarray) -> np.ndarray:
-    """Run the evaluator: labels_in (n_in, C, 2) -> output labels (n_out, C, 2)."""
+def _evaluate_plan(
+    plan: Plan, tables: np.ndarray, labels_in: np.ndarray, total: int | None = None, first: int = 0
+) -> np.ndarray:
+    """Run the evaluator: labels_in (n_in, C, 2) -> output labels (n_out, C, 2).
+
+    ``total``/``first``: the C copies are copies ``first .. first + C − 1`` of a garbling of ``total``
+    copies (the tweaks depend on both); default: the whole garbling.
+    """
     copies = labels_in.shape[1]
+    total = copies if total is None else total
     chunk = _chunk(plan, copies)
     runner = evaluate_chunk_fused if _backend == "numba" else evaluate_chunk_numpy
     out = np.empty((plan.out_slots.size, copies, 2), dtype=np.uint64)
@@ -177,7 +185,7 @@ def _evaluate_plan(plan: Plan, tables: np.ndarray, labels_in: np.ndarray) -> np.
         Lc = L if c1 - c0 == chunk else np.empty((plan.n_slots, c1 - c0, 2), dtype=np.uint64)
         Lc[: plan.n_inputs] = labels_in[:, c0:c1]
         Lc[plan.zero_slot] = 0
-        runner(plan, Lc, tables[:, :, c0:c1], copies, c0, sc)
+        runner(plan, Lc, tables[:, :, c0:c1], total, first + c0, sc)
         out[:, c0:c1] = np.take(Lc, plan.out_slots, axis=0)
     return out
 
@@ -250,6 +258,24 @@ def evaluate(gc: Garbling | GarbledCircuit, labels: Labels | np.ndarray) -> Labe
         raise ParameterError(f"tables have shape {garbled.tables.shape}, expected "
                              f"({plan.n_and}, 2, {garbled.copies}, 2)")
     out = _evaluate_plan(plan, garbled.tables, lab.array.transpose(1, 0, 2))
+    return Labels(np.ascontiguousarray(out.transpose(1, 0, 2)))
+
+
+def evaluate_copies(garbled: GarbledCircuit, labels: Labels, first: int) -> Labels:
+    """Evaluate copies ``first .. first + labels.copies − 1`` of a multi-copy garbling on their active
+    input labels (the tweaks are those of the whole garbling, so a contiguous range of copies can be
+    evaluated alone: used to evaluate several inferences' copies of one chunk garbling in one call).
+    Decode with :meth:`~.encoding.Decoder.decode_copies` and the same ``first``."""
+    if not isinstance(garbled, GarbledCircuit) or not isinstance(labels, Labels):
+        raise ParameterError("evaluate_copies needs a GarbledCircuit and Labels")
+    circuit, n = garbled.circuit, labels.copies
+    first = check_int("first", first, lo=0, hi=garbled.copies - n)
+    if labels.array.shape[1] != circuit.n_inputs:
+        raise ParameterError(
+            f"labels cover {labels.array.shape[1]} wires, the circuit has {circuit.n_inputs}"
+        )
+    tables = garbled.tables[:, :, first : first + n]
+    out = _evaluate_plan(circuit.plan(), tables, labels.array.transpose(1, 0, 2), garbled.copies, first)
     return Labels(np.ascontiguousarray(out.transpose(1, 0, 2)))
 
 

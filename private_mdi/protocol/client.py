@@ -14,8 +14,9 @@ process parties are one interface):
   evaluators. A chunk is complete when every edge said ``ChunkDone``: only then does its material
   (r_1 and a_L per inference) become usable, and ``on_chunk(count)`` is called (progress). Material of
   completed chunks stays usable whatever happens later.
-* :meth:`begin_online` — ``u_1 = x̂ − r_1`` to host(1) for each inference (all at once, or one after the
-  other's output with ``pipelined=False``); on ``Output`` ``v_L = a_L + b_L``.
+* :meth:`begin_online` — ``u_1 = x̂ − r_1`` to host(1), in batches of up to ``batch`` consecutive
+  inferences per message (all batches at once, or one after the other's output with ``pipelined=False``);
+  on ``Output`` (one per batch) ``v_L = a_L + b_L``.
 * :meth:`begin_stats` / :meth:`shutdown` — ``StatsRequest`` / ``Shutdown`` to every server.
 
 An :class:`~.messages.Abort` from a server is raised here as the error it names.
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from cmpc import errors as cmpc_errors
+from cmpc.checks import check_int
 from cmpc.errors import ProtocolError
 from cmpc.rand import RandomSource
 
@@ -41,7 +43,15 @@ from ..paillier import EncryptedReply, PaillierKeyPair, client_decrypt_reply, cl
 from . import messages as m
 from .base import Outgoing, RoleBase
 from .cloud import KCS_CONTEXT
-from .layout import batch_plan, chunk_containing, client_wire_bits, correlation_params, transfer_id
+from .layout import (
+    MAX_BATCH,
+    batch_plan,
+    chunk_containing,
+    client_wire_bits,
+    correlation_params,
+    online_batches,
+    transfer_id,
+)
 from .spec import CLIENT, CLOUD, SessionSpec, edge_name
 
 __all__ = ["Client", "PartyError"]
@@ -98,7 +108,7 @@ class Client(RoleBase):
         self._window = 1
         self.on_chunk: Callable[[int], None] = lambda _n: None
         #: online: inference → a_L of inferences in flight, results v_L, inputs not yet sent
-        self._shares: dict[int, np.ndarray] = {}
+        self._shares: dict[int, tuple[list[int], np.ndarray]] = {}
         self.results: dict[int, np.ndarray] = {}
         self._queued: deque[list[tuple[str, m.Message]]] = deque()
         #: output slices b_L^(j) received so far per inference in flight
@@ -199,11 +209,10 @@ class Client(RoleBase):
                     ca, cb = spec.copy_range(ell2, sj)
                     a_j, r_j = chunk.a[ell2][:, lo:hi], chunk.r[ell2 + 1][:, ca:cb]
                     bits = client_wire_bits(spec, ell2, a_j, r_j, sj)
-                    unit = spec.unit(ell2, sj)
-                    for j in range(chunk.count):
-                        i = chunk.first + j
-                        chosen = self.ot.message(bits[j].reshape(-1), 16, transfer_id(i, unit)).to_bytes()
-                        out.append((edge_name(ev), m.OtChooser(i, unit, chosen)))
+                    unit, first = spec.unit(ell2, sj), chunk.first
+                    # one transfer per (chunk, slice): copies in inference order, as the cloud garbled them
+                    chosen = self.ot.message(bits.reshape(-1), 16, transfer_id(first, unit)).to_bytes()
+                    out.append((edge_name(ev), m.OtChooser(first, unit, chosen, chunk.count)))
         last = spec.layers
         chunk.material = {
             chunk.first + j: (chunk.r[1][j].copy(), chunk.a[last][j].copy()) for j in range(chunk.count)
@@ -236,27 +245,39 @@ class Client(RoleBase):
         self.used.add(inference)
         return self.material.pop(inference)
 
-    def begin_online(self, ids: Sequence[int], x_hat: np.ndarray, *, pipelined: bool = True) -> Outgoing:
-        """Send ``u_1 = x̂ − r_1`` per inference (consumes its material; errors before any message)."""
+    def begin_online(
+        self, ids: Sequence[int], x_hat: np.ndarray, *, pipelined: bool = True, batch: int = 32
+    ) -> Outgoing:
+        """Send ``u_1 = x̂ − r_1`` per inference (consumes its material; errors before any message).
+
+        Inferences travel in **batches**: up to ``batch`` consecutive ids per ``Input`` message (count =
+        batch size), evaluated by every edge in one linear step and one garbled evaluation per layer.
+        ``pipelined=False`` sends one batch at a time, each after the previous batch's output.
+        """
         spec = self.spec
         if x_hat.shape != (len(ids), spec.dims[0]):
             raise ProtocolError(
                 f"client: inputs have shape {x_hat.shape}, expected ({len(ids)}, {spec.dims[0]})"
             )
+        batch = check_int("batch", batch, 1, MAX_BATCH)
         missing = [i for i in ids if i not in self.material]
         if missing:
             self.take(missing[0])  # raises the right MaterialReusedError
+        if len(set(ids)) != len(ids):
+            raise ProtocolError("client: an inference id appears twice in one online call")
         first = spec.slices_of(1)
         msgs: list[list[tuple[str, m.Message]]] = []
-        for i, row in zip(ids, x_hat):
-            r1, a_l = self.take(i)
-            self._shares[i] = a_l
-            self._parts[i] = {}
-            u1 = self.field.raw_sub(row, r1)
+        for lo, hi in online_batches(ids, batch):
+            group = [int(i) for i in ids[lo:hi]]
+            taken = [self.take(i) for i in group]
+            r1 = np.stack([t[0] for t in taken])
+            self._shares[group[0]] = (group, np.stack([t[1] for t in taken]))
+            self._parts[group[0]] = {}
+            u1 = self.field.raw_sub(x_hat[lo:hi], r1)
             # a split first layer: every host of a slice needs the whole u_1
             msgs.append(
                 [
-                    (edge_name(h), m.Input.vector(i, spec.unit(1, j), u1, spec.p))
+                    (edge_name(h), m.Input.vector(group[0], spec.unit(1, j), u1, spec.p, len(group)))
                     for j, (h, *_r) in enumerate(first)
                 ]
             )
@@ -270,22 +291,29 @@ class Client(RoleBase):
         ell, j = spec.parse_unit(message.layer)
         last = spec.slices_of(spec.layers)
         parts = self._parts.get(i)
+        share = self._shares.get(i)
         if (
             ell != spec.layers
             or j >= len(last)
             or sender != edge_name(last[j][0])
             or parts is None
+            or share is None
             or j in parts
+            or message.count != len(share[0])
         ):
             raise ProtocolError(
-                f"client: unexpected output from {sender} for inference {i}, layer {message.layer}"
+                f"client: unexpected output from {sender} for inference {i}, layer {message.layer}, "
+                f"count {message.count}"
             )
-        parts[j] = message.matrix(spec.p, (1, last[j][2] - last[j][1]))[0]
+        parts[j] = message.matrix(spec.p, (message.count, last[j][2] - last[j][1]))
         if len(parts) < len(last):
             return []
-        b = np.concatenate([parts[q] for q in range(len(last))])
+        b = np.concatenate([parts[q] for q in range(len(last))], axis=1)
         del self._parts[i]
-        self.results[i] = self.field.raw_add(self._shares.pop(i), b)
+        group, a_l = self._shares.pop(i)
+        v = self.field.raw_add(a_l, b)
+        for q, inf in enumerate(group):
+            self.results[inf] = v[q]
         return self._queued.popleft() if self._queued else []
 
     # -- control ---------------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ announced by :class:`~.messages.OfflineBegin` (paper arXiv 2407.18353 §IV; ``do
 1. each ``EncMasks`` (Enc(r_ℓ) for a Paillier batch) is answered at once with
    ``Enc(Ŵ_ℓ r_ℓ − s_ℓ + p ρ_ℓ)`` (:func:`~private_mdi.paillier.owner_respond`, re-randomised);
 2. when every batch of the chunk is answered, s_ℓ goes to host(ℓ) (one ``SShare`` per layer and chunk),
-   then for every inference and ℓ < L it garbles the ReLU after ℓ with a fresh Δ per copy and sends the
-   tables and decoder to host(ℓ+1), the b-wire zero labels and Δ to host(ℓ), and the OT sender message
-   for C's wires to host(ℓ+1).
+   then for every ℓ < L it garbles the ReLU after ℓ for the whole chunk (one garbling of count·d copies,
+   a fresh Δ per copy) and sends the tables and decoder to host(ℓ+1), the b-wire zero labels and Δ to
+   host(ℓ), and the OT sender message for C's wires to host(ℓ+1) (one message each per chunk).
 
 The cloud stores nothing per inference beyond the chunk in progress (its s_ℓ until the chunk's
 ``SShare``). It never sends or receives anything online.
@@ -154,8 +154,8 @@ class Cloud(ServerRole):
         return out
 
     def _finish(self, chunk: _Chunk) -> Iterator[tuple[str, m.Message]]:
-        """s-vectors to the hosts, then the garbled ReLUs, b-wire keys and OT sender messages, produced
-        one inference at a time (a generator: the driver sends each as soon as it is garbled)."""
+        """s-vectors to the hosts, then the garbled ReLUs, b-wire keys and OT sender messages, one garbling
+        per (chunk, layer slice) (a generator: the driver sends each as soon as it is garbled)."""
         spec, p = self.spec, self.spec.p
         assert self.ot is not None
         for ell in range(1, spec.layers + 1):
@@ -163,24 +163,26 @@ class Cloud(ServerRole):
                 s_j = chunk.s[ell][:, lo:hi]
                 yield edge_name(h), m.SShare.vector(chunk.first, spec.unit(ell, j), s_j, p, chunk.count)
         units = [(ell, j) for ell in range(1, spec.layers) for j in range(len(spec.slices_of(ell)))]
+        first, count = chunk.first, chunk.count
         for ell, j in units:
             circuit = relu_circuit(spec, ell)
             sl_a, sl_r = circuit.input_slice("a"), circuit.input_slice("r")
             d = spec.slice_copies(ell, j)
             unit, (host, _, _, ev) = spec.unit(ell, j), spec.slices_of(ell)[j]
-            for i in range(chunk.first, chunk.first + chunk.count):
-                # one garbling per (inference, layer): d copies (neurons or pooling windows), each with its
-                # own fresh Δ (copies cannot be sliced from a larger garbling: tweaks depend on the count)
-                with self.timed("garbling"):
-                    g = garble(circuit, copies=d, rng=self.rng)
-                    enc = g.encoder
-                    tables = join_parts([g.garbled.to_bytes(), g.decoder.to_bytes()])
-                    bkeys = enc.keys("b").to_bytes()
-                yield edge_name(ev), m.Garbled(i, unit, tables)
-                yield edge_name(host), m.BKeys(i, unit, bkeys)
-                # OT sender: both labels of every client wire (a, then r): d·(window + 1)·k rows of 16 B
-                with self.timed("ot"):
-                    zero = np.concatenate([enc.zero[:, sl_a], enc.zero[:, sl_r]], axis=1)
-                    one = zero ^ enc.delta[:, None, :]
-                    ot = self.ot.message(labels_to_rows(zero), labels_to_rows(one), transfer_id(i, unit))
-                yield edge_name(ev), m.OtSender(i, unit, ot.to_bytes())
+            # one garbling per (chunk, slice): count·d copies, inference first + q owning copies
+            # [q·d, (q+1)·d); every copy has its own fresh Δ and input labels, so every inference's
+            # material is fresh and single use, and a gate tweak 2(g·C + c) is used once in the garbling
+            # (the evaluator can evaluate any contiguous range of copies: gc.garble.evaluate_copies)
+            with self.timed("garbling"):
+                g = garble(circuit, copies=count * d, rng=self.rng)
+                enc = g.encoder
+                tables = join_parts([g.garbled.to_bytes(), g.decoder.to_bytes()])
+                bkeys = enc.keys("b").to_bytes()
+            yield edge_name(ev), m.Garbled(first, unit, tables, count)
+            yield edge_name(host), m.BKeys(first, unit, bkeys, count)
+            # OT sender: both labels of every client wire (a, then r): count·d·(window + 1)·k rows of 16 B
+            with self.timed("ot"):
+                zero = np.concatenate([enc.zero[:, sl_a], enc.zero[:, sl_r]], axis=1)
+                one = zero ^ enc.delta[:, None, :]
+                ot = self.ot.message(labels_to_rows(zero), labels_to_rows(one), transfer_id(first, unit))
+            yield edge_name(ev), m.OtSender(first, unit, ot.to_bytes(), count)

@@ -11,7 +11,7 @@ grouped into circuit copies (:func:`gather_windows`), the client's and the host'
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -22,6 +22,7 @@ from ..paillier import CorrelationParams
 from .spec import SessionSpec
 
 __all__ = [
+    "MAX_BATCH",
     "Span",
     "batch_plan",
     "chunk_containing",
@@ -30,6 +31,7 @@ __all__ = [
     "edge_wire_bits",
     "gather_windows",
     "labels_to_rows",
+    "online_batches",
     "relu_circuit",
     "rows_to_labels",
     "transfer_id",
@@ -104,14 +106,31 @@ def client_wire_bits(
 
 
 def edge_wire_bits(spec: SessionSpec, layer: int, b: np.ndarray, j: int = 0) -> np.ndarray:
-    """host(ℓ, j)'s input bits of slice j's circuits after ``layer`` for one inference: (copies, window·k)."""
+    """host(ℓ, j)'s input bits of slice j's circuits after ``layer``: (…, copies, window·k) for b of shape
+    (…, rows of the slice) (one inference or a batch)."""
     bits = field_to_bits(gather_windows(spec, layer, b, j), spec.p)
-    return bits.reshape(bits.shape[0], -1)
+    return bits.reshape(*bits.shape[:-2], -1)
+
+
+#: the most inferences one online message may carry
+MAX_BATCH = 4096
+
+
+def online_batches(ids: Sequence[int], batch: int) -> Iterator[tuple[int, int]]:
+    """Positions ``[lo, hi)`` of the online batches of ``ids``: runs of consecutive ids (an online message
+    names its first inference and a count), at most ``batch`` long."""
+    lo = 0
+    while lo < len(ids):
+        hi = lo + 1
+        while hi < len(ids) and hi - lo < batch and ids[hi] == ids[hi - 1] + 1:
+            hi += 1
+        yield lo, hi
+        lo = hi
 
 
 def transfer_id(inference: int, layer: int) -> bytes:
-    """16-byte OT transfer id, unique per (inference, layer) within a session (pads never repeat);
-    ``layer`` is the message unit ℓ + 1024·j for slice j."""
+    """16-byte OT transfer id, unique per (chunk's first inference, layer) within a session (chunks never
+    overlap, so pads never repeat); ``layer`` is the message unit ℓ + 1024·j for slice j."""
     return b"PMDI" + inference.to_bytes(8, "little") + layer.to_bytes(4, "little")
 
 

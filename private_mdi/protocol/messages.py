@@ -5,7 +5,9 @@ Envelope (all integers little-endian, wire version :data:`VERSION`)::
     b"PMDI" | version:u8 | kind:u8 | inference:u32 | layer:u16 | count:u32 | payload_len:u32 | payload
 
 ``inference`` is the id of the (first) inference the message is about, ``count`` how many consecutive
-inferences it covers (chunked offline messages), ``layer`` the linear layer ℓ (0 when not applicable).
+inferences it covers (offline: a chunk; online: a batch, whose field matrices have one row per inference
+and whose labels cover count·copies circuit copies), ``layer`` the linear layer ℓ (0 when not applicable).
+Version 3: offline garbled material, b-wire keys and OT messages per chunk; online messages per batch.
 :func:`decode` rejects a wrong magic, version, unknown kind, a length mismatch, and a payload that the
 kind does not allow (control messages without payload, JSON bodies that are not objects) with
 :class:`~cmpc.errors.ProtocolError`. Field vectors in payloads use :func:`cmpc.wire.encode_matrix`, lists of
@@ -38,7 +40,7 @@ from .spec import Phase
 __all__ = ["VERSION", "Codec", "Message", "decode"]
 
 MAGIC = b"PMDI"
-VERSION = 2
+VERSION = 3
 _HEAD = struct.Struct("<4sBBIHII")
 #: the largest payload one message may claim (1 GiB)
 MAX_PAYLOAD = 1 << 30
@@ -136,12 +138,13 @@ class SShare(Message):
 
 @_kind(20, Phase.GARBLING)
 class Garbled(Message):
-    """S → host(ℓ+1): parts (garbled tables, output decoder) of the ReLU after ℓ."""
+    """S → host(ℓ+1): parts (garbled tables, output decoder) of the ReLU after ℓ, one garbling of
+    count·copies copies for the chunk."""
 
 
 @_kind(21, Phase.GARBLING)
 class BKeys(Message):
-    """S → host(ℓ): zero labels of the b-wires and Δ of each copy."""
+    """S → host(ℓ): zero labels of the b-wires and Δ of each copy (count·copies copies)."""
 
 
 @_kind(30, Phase.OT)
@@ -156,17 +159,17 @@ class OtChooser(Message):
 
 @_kind(40, Phase.ONLINE)
 class Input(Message):
-    """C → host(1): u_1 = x̂ − r_1."""
+    """C → host(1): u_1 = x̂ − r_1 of ``count`` inferences (count × d_0)."""
 
 
 @_kind(41, Phase.ONLINE)
 class LabelsMsg(Message):
-    """host(ℓ) → host(ℓ+1): the active labels of b_ℓ."""
+    """host(ℓ) → host(ℓ+1): the active labels of b_ℓ of ``count`` inferences (count·copies copies)."""
 
 
 @_kind(42, Phase.ONLINE)
 class Output(Message):
-    """host(L) → C: b_L."""
+    """host(L) → C: b_L of ``count`` inferences (count × its slice's rows)."""
 
 
 @_kind(43, Phase.GATHER)
