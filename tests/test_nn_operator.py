@@ -169,3 +169,11 @@ def test_zoo_architectures() -> None:
     assert m.forward(np.zeros((1, 1, 28, 28))).shape == (1, 10)
     with pytest.raises(ParameterError, match="channels"):
         cifar_cnn(0)
+
+
+def test_full_width_cifar_is_refused_with_a_named_error() -> None:
+    """64 channels: the dense equivalent of the first conv (65536 × 3072) exceeds MAX_DENSE_ELEMENTS."""
+    with pytest.raises(UnsupportedModelError, match="dense equivalent needs"):
+        cifar_cnn(64)
+    op = conv2d_operator(Conv2d(np.ones((64, 3, 3, 3)), np.zeros(64), padding=1), (3, 32, 32))
+    assert op.shape == (65536, 3072) and op.nbytes < 65536 * 3072 * 8 // 40  # ≈ 28 MB vs 1.5 GiB dense
