@@ -19,7 +19,7 @@ from private_mdi.correlation import (
     weight_bound_for,
 )
 from private_mdi.errors import ParameterError, UnsupportedModelError
-from private_mdi.nn.layers import AvgPool2d, Conv2d, Dense, Flatten, ReLU
+from private_mdi.nn.layers import AvgPool2d, Conv2d, Dense, Flatten, MaxPool2d, ReLU
 from private_mdi.nn.lowering import build_linear
 from private_mdi.nn.operator import SparseOperator, conv2d_operator, segment_operator
 from private_mdi.nn.zoo import cifar_cnn, minionn_mnist, relu_count
@@ -177,3 +177,33 @@ def test_full_width_cifar_is_refused_with_a_named_error() -> None:
         cifar_cnn(64)
     op = conv2d_operator(Conv2d(np.ones((64, 3, 3, 3)), np.zeros(64), padding=1), (3, 32, 32))
     assert op.shape == (65536, 3072) and op.nbytes < 65536 * 3072 * 8 // 40  # ≈ 28 MB vs 1.5 GiB dense
+
+
+def test_small_conv_model_sparse_forward_is_bit_exact() -> None:
+    """The fixed-point forward pass with every layer as a sparse operator (``matmul_mod``) equals
+    ``Model.reference`` (dense ``raw_matmul``) bit for bit; the conv's operator quantises to the same Ŵ."""
+    from private_mdi.fixedpoint import FixedPoint
+    from private_mdi.nn.model import Model
+
+    g = _rng(11)
+    conv = Conv2d(g.normal(0, 0.3, (4, 2, 3, 3)), g.normal(0, 0.01, 4), padding=1)
+    model = Model(
+        (2, 6, 6), [conv, ReLU(), MaxPool2d(2), Flatten(), Dense(g.normal(0, 0.2, (5, 36)), np.zeros(5))]
+    )
+    p, f = 137438953447, 8
+    fp = FixedPoint(p, f)
+    x = g.random((3, 2, 6, 6))
+    ref = model.reference(x, f, p)
+    qs = model.quantized(f)
+    first = conv2d_operator(conv, (2, 6, 6))
+    assert np.array_equal(
+        SparseOperator.from_dense(qs[0].weight).data, fp.quantize(first.data, what="conv weights")
+    )
+    h = fp.encode(x.reshape(3, -1), what="input")
+    for q in qs:
+        v = np.mod(SparseOperator.from_dense(q.weight).matmul_mod(h.T, p).T + q.bias_mod(p), p)
+        if q.relu_after:
+            h = fp.truncate(v)
+            if q.pool is not None:
+                h = h[:, q.pool].max(axis=2)
+    assert np.array_equal(v, ref)
