@@ -10,12 +10,16 @@ colluding party. p = 2^31 − 1.
   Shamir threshold 1, secure field arrays (``SecFld(p).array``), party 0 inputs A, party 1 inputs B,
   ``A.T @ B``, ``mpc.output`` to every party. With ``--ssl`` (default here) MPyC runs over TLS with
   certificates this script makes for it (CN ``MPyC party i``, one CA).
-* **cmpc**: ``cmpc run --local`` — 2 sources + N workers + a master, each its own process, mutual TLS 1.3;
-  first the ``bgw`` code (s = t = 1, N = 3), then ``age`` with s = t = 2 (N = 14 for z = 1).
+* **cmpc**: the whole ``python -m cmpc run --local ... --format json`` command (a subprocess, timed from
+  outside like MPyC's) — 2 sources + N workers + a master, each its own TLS endpoint (mutual TLS 1.3),
+  hosted by the command's default number of processes (one per core); first the ``bgw`` code (s = t = 1,
+  N = 3), then ``age`` with s = t = 2 (N = 14 for z = 1), then the start-up target of issue 15, ``age``
+  s = t = z = 2 (N = 17); ``--per-party`` adds AGE with one process per party.
 
 Reported for both: *protocol seconds* — from "all parties connected" to "result in hand" (MPyC: after
 ``mpc.start()`` until ``mpc.output`` returned at the slowest party; cmpc: from the launcher's GO until the
-master holds Y), *wall seconds* — the whole command including interpreter start-up and imports, and bytes
+master holds Y), *wall seconds* — the whole command including interpreter start-up and imports (both
+systems' commands run as subprocesses of this script), and bytes
 sent by all parties (MPyC: its per-connection counters; cmpc: frame payloads, TLS overhead excluded in both).
 The ratio printed is MPyC protocol time / cmpc protocol time (and the same for wall time). Numbers depend
 on the machine's load: both systems run back to back in this one process, ``--repeat`` takes the median.
@@ -38,8 +42,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-from cmpc.commands.run import run_local  # noqa: E402
 
 P = 2**31 - 1
 
@@ -188,19 +190,34 @@ def run_mpyc(m: int, ssl: bool, timeout: float = 600.0) -> dict:
     }
 
 
-def run_ours(code: str, s: int, t: int, m: int, insecure: bool) -> dict:
+def run_ours(code: str, s: int, t: int, z: int, m: int, insecure: bool, processes: int | None = None) -> dict:
+    """The whole ``python -m cmpc run --local ... --format json`` command, timed from outside like MPyC's.
+
+    ``processes=None`` is the command's default (one process per core, several parties in each);
+    ``processes=0`` asks for one process per party (``--one-process-per-party``, the deployment shape).
+    """
+    cmd = [sys.executable, "-m", "cmpc", "run", "--local", "--code", code, "--s", str(s), "--t", str(t),
+           "--z", str(z), "--m", str(m), "--timeout", "60", "--format", "json", "--quiet"]
+    cmd += ["--insecure"] if insecure else []
+    if processes == 0:
+        cmd.append("--one-process-per-party")
+    elif processes is not None:
+        cmd += ["--processes", str(processes)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     t0 = time.perf_counter()
-    res = run_local(code, s, t, 1, m, insecure=insecure, timeout=60.0)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     wall = time.perf_counter() - t0
-    if not res.correct:
-        raise RuntimeError(f"cmpc run failed: {res.errors}")
+    if proc.returncode != 0:
+        raise RuntimeError(f"cmpc run failed (status {proc.returncode}): {proc.stderr[-2000:]}")
+    res = json.loads(proc.stdout)
     return {
-        "seconds": res.seconds["total"],
+        "seconds": res["seconds"]["total"],
         "wall": wall,
-        "bytes": res.bytes["total"],
-        "correct": res.correct,
-        "parties": res.workers + 3,
-        "phases": {k: res.seconds[k] for k in ("phase1", "phase2", "phase3")},
+        "bytes": res["bytes"]["total"],
+        "correct": res["correct"],
+        "parties": res["workers"] + 3,
+        "processes": res.get("processes", res["workers"] + 3),
+        "phases": {k: res["seconds"][k] for k in ("phase1", "phase2", "phase3")},
     }
 
 
@@ -212,12 +229,18 @@ def median_of(runs: list[dict]) -> dict:
     return out
 
 
-def compare(m: int, repeat: int, ssl: bool) -> dict[str, dict]:
+def compare(m: int, repeat: int, ssl: bool, per_party: bool = False) -> dict[str, dict]:
     """One block of rows (MPyC, cmpc bgw, cmpc age) for size ``m``, run back to back."""
     rows: dict[str, dict] = {}
     rows["mpyc -M 3 (Shamir t=1)"] = median_of([run_mpyc(m, ssl) for _ in range(repeat)])
-    rows["cmpc bgw (N=3)"] = median_of([run_ours("bgw", 1, 1, m, not ssl) for _ in range(repeat)])
-    rows["cmpc age s=t=2 (N=14)"] = median_of([run_ours("age", 2, 2, m, not ssl) for _ in range(repeat)])
+    rows["cmpc bgw (N=3)"] = median_of([run_ours("bgw", 1, 1, 1, m, not ssl) for _ in range(repeat)])
+    rows["cmpc age s=t=2 (N=14)"] = median_of([run_ours("age", 2, 2, 1, m, not ssl) for _ in range(repeat)])
+    if per_party:
+        rows["cmpc age N=14, 1 proc/party"] = median_of(
+            [run_ours("age", 2, 2, 1, m, not ssl, processes=0) for _ in range(repeat)]
+        )
+    # the start-up target's command (issue 15): z = 2, N = 17
+    rows["cmpc age s=t=z=2 (N=17)"] = median_of([run_ours("age", 2, 2, 2, m, not ssl) for _ in range(repeat)])
     return rows
 
 
@@ -228,22 +251,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--no-ssl", action="store_true", help="MPyC without TLS and cmpc with --insecure")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--per-party", action="store_true",
+                    help="also run AGE with one process per party (the deployment shape, slower start-up)")
     args = ap.parse_args(argv)
     ssl = not args.no_ssl
     sizes = args.m or [256, 512, 1024]
-    blocks = {m: compare(m, args.repeat, ssl) for m in sizes}
+    blocks = {m: compare(m, args.repeat, ssl, args.per_party) for m in sizes}
     if args.json:
         by_m = {str(m): rows for m, rows in blocks.items()}
         print(json.dumps({"p": P, "tls": ssl, "blocks": by_m}, indent=1))
         return 0
     print(f"secure A^T B, p = 2^31 - 1, z = 1, 127.0.0.1, {'TLS' if ssl else 'plain TCP'}, "
           f"median of {args.repeat}; machine: {os.cpu_count()} CPUs")
-    print(f"{'m':>5} {'system':<24} {'procs':>5} {'protocol s':>11} {'wall s':>8} {'MB sent':>9} "
-          f"{'speed-up':>9} {'wall x':>7} {'correct':>8}")
+    print(f"{'m':>5} {'system':<27} {'parties':>7} {'procs':>5} {'protocol s':>11} {'wall s':>8} "
+          f"{'MB sent':>9} {'speed-up':>9} {'wall x':>7} {'correct':>8}")
     for m, rows in blocks.items():
         base = rows["mpyc -M 3 (Shamir t=1)"]
         for name, r in rows.items():
-            print(f"{m:>5} {name:<24} {r['parties']:>5} {r['seconds']:>11.3f} {r['wall']:>8.2f} "
+            print(f"{m:>5} {name:<27} {r['parties']:>7} {r.get('processes', r['parties']):>5} "
+                  f"{r['seconds']:>11.3f} {r['wall']:>8.2f} "
                   f"{r['bytes'] / 1e6:>9.2f} {base['seconds'] / r['seconds']:>8.1f}x "
                   f"{base['wall'] / r['wall']:>6.2f}x {r['correct']!s:>8}")
     print("speed-up = MPyC protocol seconds / this row's protocol seconds (connected → result); "

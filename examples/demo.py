@@ -3,7 +3,7 @@
 An example on top of both packages (``cmpc`` itself never imports ``private_mdi``):
 
 1. The worker-count comparison of the CMPC codes for s = t = 2, z = 1..8 (when :mod:`cmpc.codes` is present).
-2. One secure AᵀB with AGE, every party a process over mutual TLS on loopback (``cmpc run --local``).
+2. One secure AᵀB with AGE, every party its own mutual-TLS endpoint on loopback (``cmpc run --local``).
 3. The privateMDI digits demo (when :mod:`private_mdi.cli` is present).
 Falls back to a field-core demo (exact matmul at p = 2^31 − 1 against Python integers).
 """
@@ -50,8 +50,8 @@ def main() -> int:
     if _have("cmpc.commands.run"):
         from cmpc.cli import main as cli_main
 
-        print("\n== secure A^T B with AGE (s = t = 2, z = 2, m = 256): every party a process, mutual TLS "
-              "on loopback (cmpc run --local)", flush=True)
+        print("\n== secure A^T B with AGE (s = t = 2, z = 2, m = 256): every party its own TLS "
+              "endpoint, one process per core, on loopback (cmpc run --local)", flush=True)
         status = cli_main(["run", "--local", "--code", "age", "--s", "2", "--t", "2", "--z", "2",
                            "--m", "256"])
         if status:

@@ -160,6 +160,12 @@ def test_demo_inputs_and_send_targets():
     assert not np.array_equal(a, demo_inputs(session, 4)[0])
     assert send_targets(session, "source-a") == session.workers
     assert send_targets(session, "worker-1") == ["worker-0", "worker-2", "worker-3", "master"]
+    # without spares a worker dials only the other reporters (the first t² + z = 2) and the master
+    fixed = Session.create(codes.make("bgw", s=1, t=1, z=1), F31, (4, 3), (4, 5), None, RandomSource(seed=1))
+    assert fixed.fixed_assignment and fixed.fixed_roles()[1] == (0, 1)
+    assert send_targets(fixed, "worker-2") == ["worker-0", "worker-1", "master"]
+    assert send_targets(fixed, "worker-0") == ["worker-1", "master"]
+    assert send_targets(fixed, "master") == fixed.workers == send_targets(fixed, "source-b")
 
 
 def test_run_local_rejects_bad_arguments():
@@ -260,3 +266,150 @@ def test_cli_json_output_insecure():
     # three messages in sequence (share → Reshare → ResultShare; no spares, so no Ready/StartPhase2
     # round trip), 30 ms each
     assert out["seconds"]["total"] >= 3 * 0.030
+
+
+# -- several parties per process (cmpc.hosting) -------------------------------------------------------------
+def test_plan_processes_round_robin_and_alone():
+    from cmpc.hosting import plan_processes
+
+    ids = ["source-a", "source-b", "master", "worker-0", "worker-1", "worker-2"]
+    assert plan_processes(ids, 2) == [
+        ["source-a", "master", "worker-1"], ["source-b", "worker-0", "worker-2"]
+    ]
+    assert plan_processes(ids, 99) == [[p] for p in ids]  # the deployment shape
+    assert plan_processes(ids, 1, alone=["worker-1"]) == [["worker-1"], [p for p in ids if p != "worker-1"]]
+    with pytest.raises(ParameterError, match="--processes"):
+        plan_processes(ids, 0)
+
+
+def test_gate_waits_for_every_party_and_aborts_with_a_named_error():
+    import threading
+
+    from cmpc.errors import TransportError
+    from cmpc.hosting import Gate
+
+    gate = Gate(["a", "b"])
+    passed: list[str] = []
+    th = threading.Thread(target=lambda: (gate.arrive("a", 0), passed.append("a")))
+    th.start()
+    assert not gate.all_arrived(0, 0.05)  # b has not arrived
+    gate.leave("b")  # a failed party never holds the others back
+    assert gate.all_arrived(0, 1.0)
+    assert passed == []  # not before the step is opened
+    gate.open(0)
+    th.join(2)
+    assert passed == ["a"]
+    gate.abort("it said EXIT before GO")
+    with pytest.raises(TransportError, match="run aborted by the launcher"):
+        gate.arrive("a", 1)
+
+
+@pytest.mark.slow
+def test_hosted_source_that_fails_at_start_up_fails_the_run_fast(tmp_path):
+    t0 = time.monotonic()
+    res = run_local("bgw", 1, 1, 1, 8, timeout=20.0, connect_timeout=20.0, processes=2,
+                    keys_override={"source-a": str(tmp_path / "missing")})
+    assert time.monotonic() - t0 < 15  # neither the 20 s dial budget nor the 20 s silence timeout
+    assert not res.correct and res.y is None
+    assert res.errors["source-a"].startswith("CredentialsError")  # named, from its own report
+    assert "not found" in res.errors["source-a"]
+    assert res.processes == 2
+    assert all(code is not None for code in res.returncodes.values())  # nobody hangs
+    assert "aborted by the launcher" in res.errors["source-b"]  # the others were told, not left waiting
+
+
+@pytest.mark.slow
+def test_one_process_per_party_still_works():
+    res = run_local("bgw", 1, 1, 1, 8, seed=3, timeout=10, processes=99)
+    assert res.correct and res.errors == {}, res.errors
+    assert res.processes == 6
+    assert len(set(res.returncodes)) == 6 and set(res.returncodes.values()) == {0}
+
+
+def test_host_parties_speaks_the_control_words_and_takes_an_early_exit(tmp_path, monkeypatch, capsys):
+    """The launcher says EXIT as soon as the master is done, possibly before the other hosted parties end:
+    the host must remember it (it once waited for a second EXIT forever)."""
+    import argparse
+    import io
+    import threading
+
+    from cmpc.hosting import host_parties
+
+    def fake_run_party(ns):
+        ns.sync("LISTENING")
+        print(f"{ns.party}: hello", file=sys.stderr)  # routed to this party's log
+        ns.sync("READY")
+        time.sleep(0.3 if ns.party == "worker-0" else 0.0)  # ends after the launcher's EXIT was read
+        return (0 if ns.party != "worker-1" else 3), {"party": ns.party, "ok": ns.party != "worker-1"}
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("DIAL\nGO\nEXIT\n"))
+    args = argparse.Namespace(report_dir=str(tmp_path), party_keys=None, keys=None, output="Y.npy",
+                              host="x", party=None, report=None)
+    box: list[int] = []
+    th = threading.Thread(target=lambda: box.append(host_parties(args, ["worker-0", "worker-1"],
+                                                                 fake_run_party)), daemon=True)
+    th.start()
+    th.join(10)
+    assert box == [3]  # returned (no hang), and a failed hosted party fails the process
+    out = capsys.readouterr().out.split()
+    assert out[:2] == ["LISTENING", "READY"] and out[-1] == "DONE"
+    assert "PARTY-DONE worker-1 3" in " ".join(out) and "PARTY-DONE worker-0 0" in " ".join(out)
+    assert (tmp_path / "worker-0.log").read_text() == "worker-0: hello\n"
+    assert json.loads((tmp_path / "worker-1.report.json").read_text())["ok"] is False
+
+
+def _scripted(tmp_path, name: str, after_go: str) -> list[str]:
+    """A stand-in process that speaks the launcher's control words, then runs ``after_go``."""
+    body = (
+        "import sys, time\n"
+        "print('LISTENING', flush=True); sys.stdin.readline()\n"
+        "print('READY', flush=True); sys.stdin.readline()\n" + after_go
+    )
+    (tmp_path / f"{name}.py").write_text(body)
+    return [sys.executable, str(tmp_path / f"{name}.py")]
+
+
+def test_a_source_failing_after_go_stops_every_process_at_once(tmp_path):
+    from cmpc.commands.run_processes import PartyProcesses
+    from cmpc.launch import child_env
+
+    hang = "time.sleep(60)\n"
+    commands = [
+        _scripted(tmp_path, "p0", "print('PARTY-DONE source-a 3', flush=True)\n" + hang),
+        _scripted(tmp_path, "p1", hang),  # the master would wait for its silence timeout
+    ]
+    procs = PartyProcesses([["source-a", "worker-0"], ["master", "source-b"]], commands, tmp_path,
+                           child_env(), spares=0)
+    try:
+        t0 = time.monotonic()
+        assert procs.start_up(time.monotonic() + 30, lambda _m: None, time.perf_counter()) is not None
+        procs.wait_master(time.monotonic() + 30)
+        assert time.monotonic() - t0 < 10  # not the 30 s deadline
+        assert procs.intolerable() == ["source-a"]
+        assert all(c.proc.wait(5) is not None for c in procs.children)  # both processes were stopped
+    finally:
+        procs.close()
+
+
+def test_a_worker_failing_at_start_up_is_tolerated_with_a_spare(tmp_path):
+    from cmpc.commands.run_processes import PartyProcesses
+    from cmpc.launch import child_env
+
+    early = tmp_path / "early.py"
+    early.write_text(
+        "import sys\nprint('PARTY-DONE worker-1 2', flush=True)\nprint('LISTENING', flush=True)\n"
+        "sys.stdin.readline()\nprint('READY', flush=True)\nsys.stdin.readline()\n"
+        "print('PARTY-DONE master 0', flush=True)\nprint('DONE', flush=True)\nsys.stdin.readline()\n"
+    )
+    said: list[str] = []
+    procs = PartyProcesses([["master", "worker-1"]], [[sys.executable, str(early)]], tmp_path, child_env(),
+                           spares=1)
+    try:
+        assert procs.start_up(time.monotonic() + 30, said.append, time.perf_counter()) is not None
+        assert said[0].startswith("parties listening 1/2") and said[1].startswith("parties connected 1/2")
+        procs.wait_master(time.monotonic() + 30)
+        assert "master" in procs.finished and procs.failed == {"worker-1": "failed (status 2)"}
+        procs.finish(time.monotonic() + 10)
+        assert procs.returncodes() == {"master": 0, "worker-1": 0}
+    finally:
+        procs.close()

@@ -28,7 +28,9 @@ role's handlers), ``spans`` (per phase, first start and last end of the role's h
 stay out of the measured time. When its role is over it prints ``DONE`` and idles until ``EXIT`` (or end
 of stdin), so that finished processes do not tear down while others still compute. ``--demo-seed`` makes
 the sources generate A and B from a public seed
-(:func:`demo_inputs`, local demo only: the inputs are then not secret).
+(:func:`demo_inputs`, local demo only: the inputs are then not secret). ``--host a,b,c --report-dir DIR``
+(with ``--launcher``, instead of ``--id``) hosts several parties in this process for ``cmpc run --local``,
+each with its own transport, key and report (:mod:`cmpc.hosting`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -76,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n")[0],
     )
     parser.add_argument("--config", required=True, metavar="TOML", help="parties.toml")
-    parser.add_argument("--id", required=True, dest="party", help="this party's id, e.g. worker-3")
+    parser.add_argument("--id", dest="party", help="this party's id, e.g. worker-3 (required)")
     parser.add_argument("--session", metavar="JSON", help="session file (default: [session].session)")
     parser.add_argument("--keys", metavar="DIR", help="key directory (default: [session].keys)")
     parser.add_argument("--input", metavar="NPY", help="the source's matrix (A for source-a, B for source-b)")
@@ -87,6 +90,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--insecure", action="store_true", help="plain TCP without TLS (debugging only)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr (errors still)")
     parser.add_argument("--launcher", action="store_true", help=argparse.SUPPRESS)
+    # cmpc run --local: several parties in one process (cmpc.hosting); not for deployments
+    parser.add_argument("--host", metavar="IDS", help=argparse.SUPPRESS)
+    parser.add_argument("--report-dir", metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--party-keys", metavar="ID=DIR", action="append", help=argparse.SUPPRESS)
     parser.add_argument(
         "--crash-after-frames",
         type=int,
@@ -105,12 +112,20 @@ def demo_inputs(session: Any, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def send_targets(session: Any, party: str) -> list[str]:
-    """The peers ``party`` sends to in the protocol (dialed before the run starts)."""
-    from ..protocol.session import MASTER, SOURCE_A, SOURCE_B
+    """The peers ``party`` sends to in the protocol (dialed before the run starts).
+
+    Sources and the master: every worker. A worker: the master and the other workers — without spares
+    (``session.fixed_assignment``) only the other *reporters*, since it re-shares to the t² + z reporters
+    alone (:meth:`Session.fixed_roles`): about half the TLS handshakes of AGE s = t = z = 2 are saved,
+    and no frame changes. A peer dialed later (``send``) still connects on demand.
+    """
+    from ..protocol.session import MASTER, SOURCE_A, SOURCE_B, worker_id
 
     workers = list(session.workers)
     if party in (SOURCE_A, SOURCE_B, MASTER):
         return workers
+    if getattr(session, "fixed_assignment", False):
+        workers = [worker_id(i) for i in session.fixed_roles()[1]]
     return [w for w in workers if w != party] + [MASTER]
 
 
@@ -173,6 +188,16 @@ def _expect(line: str) -> None:
     got = sys.stdin.readline().strip()
     if got != line:
         raise TransportError(f"launcher said {got!r} instead of {line!r} (launcher gone?)", peer="launcher")
+
+
+def _sync(args: argparse.Namespace, word: str, reply: str) -> None:
+    """Launcher mode: say ``word``, wait for ``reply`` (a hosted party meets its process's gate instead)."""
+    sync = getattr(args, "sync", None)
+    if sync is not None:
+        sync(word)
+    elif args.launcher:
+        print(word, flush=True)
+        _expect(reply)
 
 
 #: largest session file read (a session of thousands of workers is a few hundred KiB)
@@ -264,13 +289,23 @@ def _spans_epoch(role: Any) -> dict[str, list[float]]:
     return {ph: [a + offset, b + offset] for ph, (a, b) in getattr(role, "spans", {}).items()}
 
 
+_WARMED: set[Any] = set()
+_WARM_LOCK = threading.Lock()
+
+
 def _warm_up(role: Any) -> None:
     """Pay first-use costs (BLAS start-up, numpy dispatch, matmul plans) before the timed run.
 
-    Uses throw-away values from a fresh generator; nothing here touches the role's state.
+    Uses throw-away values from a fresh generator; nothing here touches the role's state. Once per process
+    and session shape (parties hosted in one process share these costs).
     """
     field = role.field
     (bk, bm), (_, bn) = role.session.block_shapes
+    with _WARM_LOCK:
+        key = (field.p, bk, bm, bn)
+        if key in _WARMED:
+            return
+        _WARMED.add(key)
     x = field.raw_random((min(bk, 64), min(bm, 64)))
     y = field.raw_random((min(bk, 64), min(bn, 64)))
     field.raw_matmul(x.T, y)
@@ -330,9 +365,7 @@ def run_party(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         tcp.start()
         host = cfg.party(party).host
         say(f"listening on {host}:{tcp.port} ({'plain TCP, insecure' if insecure else 'mutual TLS 1.3'})")
-        if args.launcher:
-            print("LISTENING", flush=True)
-            _expect("DIAL")
+        _sync(args, "LISTENING", "DIAL")
         # a peer we cannot reach is lost from the start: the protocol's timeouts decide whether it matters
         targets = send_targets(session, party)
         failed = tcp.connect(targets, strict=False)
@@ -340,9 +373,7 @@ def run_party(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
             tolerant.lost[peer] = str(exc)
             print(f"{party}: lost {peer}: {exc}", file=sys.stderr, flush=True)
         say(f"peers connected {len(targets) - len(failed)}/{len(targets)}")
-        if args.launcher:
-            print("READY", flush=True)
-            _expect("GO")
+        _sync(args, "READY", "GO")
         report["t_start"] = time.time()
         try:
             result = run_role(role, stack, timeout=timeout)
@@ -396,6 +427,14 @@ def run_party(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.host:
+        from ..hosting import host_parties
+
+        if not args.launcher or args.party:
+            raise ParameterError("--host is for `cmpc run --local` only (with --launcher, without --id)")
+        return host_parties(args, [p.strip() for p in args.host.split(",") if p.strip()], run_party)
+    if not args.party:
+        raise ParameterError("the following argument is required: --id (this party's id, e.g. worker-3)")
     status, report = run_party(args)
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=1), encoding="utf-8")

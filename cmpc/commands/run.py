@@ -1,4 +1,4 @@
-"""``cmpc run --local``: every party as its own process on 127.0.0.1, over mutual TLS, checked end to end.
+"""``cmpc run --local``: every party on 127.0.0.1 with its own TLS identity (mutual TLS), checked end to end.
 
 Example::
 
@@ -7,13 +7,15 @@ Example::
     cmpc run --local --code age --s 2 --t 2 --z 1 --m 256 --workers 16 --latency-ms 5 --bandwidth-mbps 1000
 
 Like MPyC's ``-M``: the launcher draws a session (:class:`cmpc.protocol.Session`), creates a temporary CA
-and party certificates, writes a ``parties.toml`` with free loopback ports and starts
-``python -m cmpc party ... --launcher`` (``-m cmpc.cli`` while the package has no ``__main__``) once per
-party. Start-up is synchronised over the children's stdin/stdout (``LISTENING`` → ``DIAL`` → ``READY`` →
-``GO``), so the time reported excludes interpreter start-up, imports and the TLS handshakes; finished
-parties print ``DONE`` and idle until the master is done and the launcher says ``EXIT``. The sources
-generate A and B from a public seed which the launcher also knows (local demo mode only); it checks the
-master's Y against one exact AᵀB mod p.
+and party certificates, writes a ``parties.toml`` with free loopback ports and starts the party processes:
+by default one per core, each hosting several parties (:mod:`cmpc.hosting`; each party keeps its own
+port, key, certificate, connections and report, so the wire bytes are unchanged), or with
+``--one-process-per-party`` ``python -m cmpc party --id X ... --launcher`` once per party (the deployment
+shape); ``--processes P`` picks the number. Start-up is synchronised over the children's stdin/stdout
+(``LISTENING`` → ``DIAL`` → ``READY`` → ``GO``), so the time reported excludes interpreter start-up,
+imports and the TLS handshakes; finished parties print ``DONE`` and idle until the master is done and the
+launcher says ``EXIT``. The sources generate A and B from a public seed which the launcher also knows
+(local demo mode only); it checks the master's Y against one exact AᵀB mod p.
 
 Measured and printed: ``seconds`` per phase — from the first start to the last end of any party's work in
 that phase (the spans each party reports, wall clock), as in :func:`cmpc.simulate` — and ``total`` — from
@@ -23,14 +25,16 @@ record overhead and handshakes excluded). ``--format json`` prints exactly::
     {"correct": bool, "workers": N', "seconds": {"phase1", "phase2", "phase3", "total"}, "bytes": {...},
      "startup_s": float, "wall_s": float}
 
-where ``workers`` is the number of worker processes (N′; N unless ``--workers`` asks for spares) and
+(later keys only appended: ``worker_processes``, ``workers_needed``, ``certificate``, ``processes``)
+where ``workers`` is the number of workers started (N′; N unless ``--workers`` asks for spares) and
 ``bytes`` has ``phase1``, ``phase2``, ``phase3`` and ``total``; ``startup_s`` is the time from the launch
 to ``GO`` (processes, imports, handshakes) and ``wall_s`` the whole launch until every process exited.
 Progress goes to stderr, one line per step (processes started, listening k/N, connected k/N, each phase
 with bytes and seconds, where the result is, a final line), in both formats; ``--quiet`` silences it.
 On failure ``correct`` is false, the parties'
-errors go to stderr and the exit status is 1. Each party runs single-threaded BLAS (``OMP_NUM_THREADS=1``
-unless set): N′ + 3 processes share the machine's cores.
+errors go to stderr and the exit status is 1. A failure the protocol cannot tolerate ends the run at once
+(:mod:`cmpc.commands.run_processes`). Each process runs single-threaded BLAS (``OMP_NUM_THREADS=1``
+unless set): the processes share the machine's cores.
 """
 
 from __future__ import annotations
@@ -39,7 +43,6 @@ import argparse
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,12 +55,14 @@ import numpy as np
 
 from ..checks import check_float, check_int, check_timeout
 from ..errors import ParameterError
-from ..launch import Child, child_env
+from ..hosting import default_processes, plan_processes
+from ..launch import child_env
 from ..net.base import Traffic
 from ..net.config import NetworkConfig, PartyAddress, dump_config
 from ..net.link import LinkSpec
 from ..net.tcp import free_loopback_ports
 from ..net.tls import write_keys
+from .run_processes import PartyProcesses
 
 __all__ = ["LocalRun", "add_session_arguments", "register", "run", "run_local"]
 
@@ -99,6 +104,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=1, help="public seed of the demo inputs A, B")
     parser.add_argument("--keep", metavar="DIR", help="keep keys, config, logs and reports in DIR")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--processes", type=int, metavar="P",
+                        help="processes hosting the parties (default: one per core; each party keeps its "
+                             "own TLS endpoint)")
+    parser.add_argument("--one-process-per-party", action="store_true",
+                        help="one `cmpc party` process per party, the deployment shape (slower start-up)")
     parser.set_defaults(func=run)
 
 
@@ -122,6 +132,7 @@ class LocalRun:
     workers_needed: int = 0
     certificate: dict[str, Any] | None = None
     certificate_text: str = ""
+    processes: int = 0
 
     def summary(self) -> dict[str, Any]:
         """The JSON of ``--format json`` (these keys, in this order; later versions only append keys).
@@ -133,7 +144,7 @@ class LocalRun:
             "correct": self.correct, "workers": self.workers, "seconds": self.seconds, "bytes": self.bytes,
             "startup_s": round(self.startup_seconds, 4), "wall_s": round(self.wall_seconds, 4),
             "worker_processes": self.workers, "workers_needed": self.workers_needed,
-            "certificate": self.certificate,
+            "certificate": self.certificate, "processes": self.processes,
         }
 
 
@@ -169,12 +180,15 @@ def run_local(
     workdir: str | os.PathLike[str] | None = None,
     startup_timeout: float = 120.0,
     progress: Callable[[str], None] | None = None,
+    processes: int | None = None,
 ) -> LocalRun:
     """Launch every party as a subprocess on loopback and run one session; see the module docstring.
 
     ``crash={"worker-1": 2}`` kills that worker right after its 2nd received frame (fault injection).
     ``keys_override={"worker-0": "/other/keys"}`` gives a party another key directory (tests of refusal).
     ``progress`` receives one human line per step (processes started, listening k/N, connected, done).
+    ``processes``: how many processes host the parties (default: one per core; ``len(parties)`` or more:
+    one process per party, the deployment shape; crash-injected parties always get their own).
     """
     say = progress or (lambda _msg: None)
     from .. import codes
@@ -201,6 +215,7 @@ def run_local(
             f"{n_processes} party processes are more than the {MAX_PROCESSES} `cmpc run --local` starts; "
             "use a smaller code or fewer --workers"
         )
+    n_procs = default_processes() if processes is None else check_int("--processes", processes, 1)
     fld = PrimeField(p)
     session = Session.create(the_code, fld, (m, m), (m, m), workers)
     parties = session.parties
@@ -216,7 +231,7 @@ def run_local(
         work = Path(workdir)
         work.mkdir(parents=True, exist_ok=True)
     wall0 = time.perf_counter()
-    children: dict[str, Child] = {}
+    procs: PartyProcesses | None = None
     try:
         for stale in [*work.glob("*.report.json"), *work.glob("*.log"), work / "Y.npy"]:
             stale.unlink(missing_ok=True)  # a reused --keep directory must not feed old results back
@@ -237,61 +252,48 @@ def run_local(
         (work / "parties.toml").write_text(dump_config(cfg), encoding="utf-8")
         env = child_env()
         module = "cmpc" if importlib.util.find_spec("cmpc.__main__") else "cmpc.cli"
-        for pid in parties:
-            cmd = [sys.executable, "-m", module, "party", "--config", str(work / "parties.toml"),
-                   "--id", pid, "--launcher", "--report", str(work / f"{pid}.report.json")]
-            if insecure:
-                cmd.append("--insecure")
-            if pid.startswith("source-"):
-                cmd += ["--demo-seed", str(seed)]
-            if pid == "master":
-                cmd += ["--output", str(work / "Y.npy")]
-            if pid in crash:
-                cmd += ["--crash-after-frames", str(crash[pid])]
-            if keys_override and pid in keys_override:
-                cmd += ["--keys", str(keys_override[pid])]
-            children[pid] = Child(pid, cmd, log=work / f"{pid}.log", env=env)
-        say(f"started {len(children)} processes ({session.n_total} workers, 2 sources, master); "
-            f"files in {work}")
-        startup_errors: dict[str, str] = {}
-        deadline = time.monotonic() + startup_timeout
-        for word, reply, step in (("LISTENING", "DIAL", "listening"), ("READY", "GO", "connected")):
-            alive = [c for pid, c in children.items() if pid not in startup_errors]
-            for child in alive:
-                try:
-                    child.expect(word, deadline)
-                except (TimeoutError, RuntimeError) as exc:
-                    startup_errors[child.name] = str(exc)
-            ok = len(alive) - len(set(startup_errors) & {c.name for c in alive})
-            say(f"parties {step} {ok}/{len(children)} ({time.perf_counter() - wall0:.2f} s)")
-            t_go = time.time()
-            for child in alive:
-                child.tell(reply)
+        base = [sys.executable, "-m", module, "party", "--config", str(work / "parties.toml"), "--launcher",
+                "--demo-seed", str(seed), "--output", str(work / "Y.npy")]
+        base += ["--insecure"] if insecure else []
+        groups = plan_processes(parties, n_procs, alone=list(crash))
+        commands = []
+        for group in groups:
+            if len(group) == 1:  # the deployment shape: exactly `cmpc party --id X`
+                pid = group[0]
+                cmd = [*base, "--id", pid, "--report", str(work / f"{pid}.report.json")]
+                if pid in crash:
+                    cmd += ["--crash-after-frames", str(crash[pid])]
+                if keys_override and pid in keys_override:
+                    cmd += ["--keys", str(keys_override[pid])]
+            else:
+                cmd = [*base, "--host", ",".join(group), "--report-dir", str(work)]
+                for pid in group:
+                    if keys_override and pid in keys_override:
+                        cmd += ["--party-keys", f"{pid}={keys_override[pid]}"]
+            commands.append(cmd)
+        procs = PartyProcesses(groups, commands, work, env, spares=session.n_total - session.n_needed,
+                               expected_deaths=list(crash))
+        say(f"started {len(groups)} processes for {len(parties)} parties ({session.n_total} workers, "
+            f"2 sources, master); files in {work}")
+        t_go = procs.start_up(time.monotonic() + startup_timeout, say, wall0)
         startup = time.perf_counter() - wall0
         end_deadline = time.monotonic() + 4 * timeout + 2 * connect_timeout + 30
-        try:  # parties idle after DONE until EXIT, so that their teardown does not slow the others
-            children["master"].expect("DONE", end_deadline)
-        except (TimeoutError, RuntimeError):
-            pass  # the master died or hung: its report (or its absence) tells
-        for child in children.values():
-            child.tell("EXIT")
-        for child in children.values():
-            try:
-                child.proc.wait(timeout=max(0.1, end_deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.proc.kill()
-                child.proc.wait()
+        if t_go is not None:  # parties idle after DONE until EXIT: their teardown does not slow the others
+            procs.wait_master(end_deadline)
+        procs.finish(end_deadline)
         wall = time.perf_counter() - wall0
         reports: dict[str, dict[str, Any]] = {}
-        errors: dict[str, str] = dict(startup_errors)
-        for pid, child in children.items():
+        errors: dict[str, str] = {}
+        codes_by_party = procs.returncodes()
+        for pid in parties:
             path = work / f"{pid}.report.json"
             if path.exists():
                 reports[pid] = json.loads(path.read_text(encoding="utf-8"))
                 if reports[pid].get("error"):
                     errors.setdefault(pid, f"{reports[pid]['error_type']}: {reports[pid]['error']}")
             elif pid not in crash:
-                errors.setdefault(pid, f"no report (exit status {child.proc.returncode})")
+                why = procs.failed.get(pid, f"no report (exit status {codes_by_party[pid]})")
+                errors.setdefault(pid, why)
         say(f"parties finished ({wall:.2f} s)")
         y = None
         if (work / "Y.npy").exists():
@@ -303,7 +305,7 @@ def run_local(
             spans = [r["spans"][ph] for r in reports.values() if ph in r.get("spans", {})]
             seconds[ph] = (max(sp[1] for sp in spans) - min(sp[0] for sp in spans)) if spans else None
         master = reports.get("master", {})
-        seconds["total"] = (master["t_end"] - t_go) if correct and "t_end" in master else None
+        seconds["total"] = (master["t_end"] - t_go) if correct and t_go and "t_end" in master else None
         traffic = _traffic(reports)
         nbytes = {ph: sum(v.bytes for k, v in traffic.items() if k[0] == ph) for ph in PHASES}
         nbytes["total"] = sum(v.bytes for v in traffic.values())
@@ -316,19 +318,21 @@ def run_local(
             messages=msgs,
             reports=reports,
             errors=errors,
-            returncodes={pid: c.proc.returncode for pid, c in children.items()},
+            returncodes=codes_by_party,
             y=y,
             startup_seconds=startup,
             wall_seconds=wall,
             workdir=None if tmp else work,
-            logs={pid: c.log.read_text(errors="replace") for pid, c in children.items() if c.log.exists()},
+            logs={pid: (work / f"{pid}.log").read_text(errors="replace") for pid in parties
+                  if (work / f"{pid}.log").exists()},
+            processes=len(groups),
             workers_needed=session.n_needed,
             certificate=None if session.certificate is None else session.certificate.to_dict(),
             certificate_text="" if session.certificate is None else session.certificate.describe(),
         )
     finally:
-        for child in children.values():
-            child.close()
+        if procs is not None:
+            procs.close()
         if tmp is not None:
             tmp.cleanup()
 
@@ -351,7 +355,7 @@ def run(args: argparse.Namespace) -> int:
         args.code, args.s, args.t, args.z, args.m,
         p=args.p, workers=args.workers, insecure=args.insecure, latency_ms=args.latency_ms,
         bandwidth_mbps=args.bandwidth_mbps, timeout=args.timeout, seed=args.seed, workdir=args.keep,
-        progress=say,
+        progress=say, processes=MAX_PROCESSES if args.one_process_per_party else args.processes,
     )
     for pid, err in sorted(res.errors.items()):
         print(f"{pid}: {err}", file=sys.stderr)
@@ -373,8 +377,8 @@ def run(args: argparse.Namespace) -> int:
         return 0 if res.correct else 1
     tls = "plain TCP (insecure)" if args.insecure else "mutual TLS 1.3"
     print(f"cmpc run --local: code {args.code} s={args.s} t={args.t} z={args.z} m={args.m} p={args.p}, "
-          f"{res.workers} worker processes (N = {res.workers_needed} needed) + 2 sources + master on "
-          f"127.0.0.1, {tls}")
+          f"{res.workers} workers (N = {res.workers_needed} needed) + 2 sources + master in "
+          f"{res.processes} processes on 127.0.0.1, {tls}")
     if res.certificate_text:
         print(res.certificate_text)
     if args.latency_ms or args.bandwidth_mbps:
