@@ -73,6 +73,7 @@ from cmpc.rand import RandomSource, resolve
 
 from .correlation_wire import SEED_BYTES, EncryptedMask, EncryptedReply
 from .errors import KeyMismatchError, MaterialReusedError, ParameterError
+from .nn.operator import SparseOperator
 from .paillier import DEFAULT_KEY_BITS, Mpz, PaillierKeyPair, PublicKey, RandomizerPool
 
 __all__ = [
@@ -171,9 +172,12 @@ class CorrelationParams:
         )
 
 
-def weight_bound_for(w: np.ndarray) -> int:
+def weight_bound_for(w: np.ndarray | SparseOperator) -> int:
     """The public weight bound ``2^b − 1`` with ``b`` the bit length of ``max|W|`` (only ``b`` leaks)."""
-    m = int(np.abs(np.asarray(w, dtype=object)).max()) if np.size(w) else 0
+    if isinstance(w, SparseOperator):
+        m = int(w.abs_max())
+    else:
+        m = int(np.abs(np.asarray(w, dtype=object)).max()) if np.size(w) else 0
     return max(1, (1 << max(1, m.bit_length())) - 1)
 
 
@@ -362,6 +366,18 @@ def client_decrypt_reply(
 # =================================================================================================
 # model owner
 # =================================================================================================
+def _check_operator(w: SparseOperator, params: CorrelationParams) -> SparseOperator:
+    if w.shape != (params.n_out, params.n_in):
+        raise ShapeError(f"W must have shape ({params.n_out}, {params.n_in}), got {w.shape}")
+    if not np.issubdtype(w.data.dtype, np.integer):
+        raise ParameterError(f"W must be an integer operator (encoded weights), got dtype {w.data.dtype}")
+    if int(w.abs_max()) > params.weight_bound:
+        raise FieldRangeError(
+            f"W has |entry| {w.abs_max()} above the public weight_bound {params.weight_bound}"
+        )
+    return w
+
+
 def _check_weights(w: Any, params: CorrelationParams) -> np.ndarray:
     arr = np.asarray(w)
     if arr.dtype == object:
@@ -393,13 +409,20 @@ def _digit_bits(nonzero: int, maxbits: int) -> int:
 def _row_product(pos: list[Mpz], neg: list[Mpz | None], row: np.ndarray, n2: Mpz) -> Mpz:
     """Π_j base_j^{|W_j|} mod n² (base = Enc(R_j) or its inverse by sign), bucket method on digits."""
     nz = np.flatnonzero(row)
-    if nz.size == 0:
+    return _row_product_nz(pos, neg, nz, np.asarray(row)[nz], n2)
+
+
+def _row_product_nz(
+    pos: list[Mpz], neg: list[Mpz | None], cols: np.ndarray, vals: np.ndarray, n2: Mpz
+) -> Mpz:
+    """:func:`_row_product` of a row given by its non-zeros (``cols``, ``vals``): work ∝ non-zeros."""
+    if cols.size == 0:
         return gmpy2.mpz(1)
-    absw = np.abs(row[nz])
+    absw = np.abs(vals.astype(np.int64))
     maxbits = int(absw.max()).bit_length()
-    c = _digit_bits(int(nz.size), maxbits)
+    c = _digit_bits(int(cols.size), maxbits)
     ndig = -(-maxbits // c)
-    bases = [pos[j] if v > 0 else neg[j] for j, v in zip(nz.tolist(), row[nz].tolist())]
+    bases = [pos[j] if v > 0 else neg[j] for j, v in zip(cols.tolist(), vals.tolist())]
     digit_mask = (1 << c) - 1
     result: Mpz | None = None
     for d in range(ndig - 1, -1, -1):
@@ -435,7 +458,8 @@ def owner_respond(
 ) -> tuple[np.ndarray, EncryptedReply]:
     """Model owner: draw ``s`` (shape ``(batch, n_out)``) and return ``(s, Enc(W r − s + p·ρ))``, packed.
 
-    ``w``: integer matrix ``(n_out, n_in)`` with ``|W_ij| ≤ params.weight_bound`` (signed entries).
+    ``w``: integer matrix ``(n_out, n_in)`` with ``|W_ij| ≤ params.weight_bound`` (signed entries), dense or
+    a :class:`~private_mdi.nn.operator.SparseOperator` (then only its non-zeros are read; same reply).
     Every slot carries a fresh statistical mask ``ρ`` (module docstring); each reply ciphertext is
     re-randomised with one ``u^n`` from ``pool`` (computed on the spot when no pool is given or it is empty).
     """
@@ -458,18 +482,24 @@ def owner_respond(
             f"does not match the parameters (p={params.p}, n_in={params.n_in}, batch={params.batch}, "
             f"w={layout.slot_bits})"
         )
-    wm = _check_weights(w, params)
+    wm = _check_operator(w, params) if isinstance(w, SparseOperator) else _check_weights(w, params)
     n, n2 = public_key.n, public_key.nsquare
     ys = _expand_seed(request.seed, public_key, params.n_in)
     cts = [y * (1 + d * n) % n2 for y, d in zip(ys, request.deltas)]
-    negcols = np.flatnonzero((wm < 0).any(axis=0)).tolist()
+    if isinstance(wm, SparseOperator):
+        negcols = np.unique(wm.indices[wm.data < 0]).tolist()
+    else:
+        negcols = np.flatnonzero((wm < 0).any(axis=0)).tolist()
     inv: list[Mpz | None] = [None] * params.n_in
     for j in negcols:
         try:
             inv[j] = gmpy2.invert(cts[j], n2)
         except ZeroDivisionError as exc:
             raise ProtocolError(f"encrypted mask entry {j} is not invertible modulo n²") from exc
-    rows_t = [_row_product(cts, inv, wm[i], n2) for i in range(params.n_out)]
+    if isinstance(wm, SparseOperator):
+        rows_t = [_row_product_nz(cts, inv, *wm.row(i), n2) for i in range(params.n_out)]
+    else:
+        rows_t = [_row_product(cts, inv, wm[i], n2) for i in range(params.n_out)]
 
     beta, w_bits, rows = params.batch, layout.slot_bits, layout.rows_per_ct
     s = src.field_elements(params.p, (beta, params.n_out))
