@@ -73,6 +73,7 @@ from cmpc.rand import RandomSource, resolve
 
 from .correlation_wire import SEED_BYTES, EncryptedMask, EncryptedReply
 from .errors import KeyMismatchError, MaterialReusedError, ParameterError
+from .multiexp import row_product, row_product_nz
 from .nn.operator import SparseOperator
 from .paillier import DEFAULT_KEY_BITS, Mpz, PaillierKeyPair, PublicKey, RandomizerPool
 
@@ -397,56 +398,6 @@ def _check_weights(w: Any, params: CorrelationParams) -> np.ndarray:
     return arr
 
 
-def _digit_bits(nonzero: int, maxbits: int) -> int:
-    best_c, best = 1, None
-    for c in range(1, 13):
-        cost = -(-maxbits // c) * (nonzero + (2 << c))
-        if best is None or cost < best:
-            best_c, best = c, cost
-    return best_c
-
-
-def _row_product(pos: list[Mpz], neg: list[Mpz | None], row: np.ndarray, n2: Mpz) -> Mpz:
-    """Π_j base_j^{|W_j|} mod n² (base = Enc(R_j) or its inverse by sign), bucket method on digits."""
-    nz = np.flatnonzero(row)
-    return _row_product_nz(pos, neg, nz, np.asarray(row)[nz], n2)
-
-
-def _row_product_nz(
-    pos: list[Mpz], neg: list[Mpz | None], cols: np.ndarray, vals: np.ndarray, n2: Mpz
-) -> Mpz:
-    """:func:`_row_product` of a row given by its non-zeros (``cols``, ``vals``): work ∝ non-zeros."""
-    if cols.size == 0:
-        return gmpy2.mpz(1)
-    absw = np.abs(vals.astype(np.int64))
-    maxbits = int(absw.max()).bit_length()
-    c = _digit_bits(int(cols.size), maxbits)
-    ndig = -(-maxbits // c)
-    bases = [pos[j] if v > 0 else neg[j] for j, v in zip(cols.tolist(), vals.tolist())]
-    digit_mask = (1 << c) - 1
-    result: Mpz | None = None
-    for d in range(ndig - 1, -1, -1):
-        if result is not None:
-            result = gmpy2.powmod(result, 1 << c, n2)
-        digits = ((absw >> (c * d)) & digit_mask).tolist()
-        buckets: list[Mpz | None] = [None] * (1 << c)
-        for base, dg in zip(bases, digits):
-            if dg:
-                cur = buckets[dg]
-                buckets[dg] = base if cur is None else cur * base % n2
-        running: Mpz | None = None
-        acc: Mpz | None = None
-        for v in range(digit_mask, 0, -1):
-            bv = buckets[v]
-            if bv is not None:
-                running = bv if running is None else running * bv % n2
-            if running is not None:
-                acc = running if acc is None else acc * running % n2
-        if acc is not None:
-            result = acc if result is None else result * acc % n2
-    return gmpy2.mpz(1) if result is None else result
-
-
 def owner_respond(
     public_key: PublicKey,
     w: Any,
@@ -497,9 +448,9 @@ def owner_respond(
         except ZeroDivisionError as exc:
             raise ProtocolError(f"encrypted mask entry {j} is not invertible modulo n²") from exc
     if isinstance(wm, SparseOperator):
-        rows_t = [_row_product_nz(cts, inv, *wm.row(i), n2) for i in range(params.n_out)]
+        rows_t = [row_product_nz(cts, inv, *wm.row(i), n2) for i in range(params.n_out)]
     else:
-        rows_t = [_row_product(cts, inv, wm[i], n2) for i in range(params.n_out)]
+        rows_t = [row_product(cts, inv, wm[i], n2) for i in range(params.n_out)]
 
     beta, w_bits, rows = params.batch, layout.slot_bits, layout.rows_per_ct
     s = src.field_elements(params.p, (beta, params.n_out))

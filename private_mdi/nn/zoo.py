@@ -26,13 +26,13 @@ from .model import Model
 __all__ = ["NETWORKS", "cifar_cnn", "minionn_mnist", "relu_count"]
 
 
-def _conv(g: np.random.Generator, c_in: int, c_out: int, k: int, pad: int) -> Conv2d:
+def _conv(g: np.random.Generator, c_in: int, c_out: int, k: int, pad: int) -> Conv2d:  # test-data-ok
     fan_in = c_in * k * k
     w = g.normal(0.0, np.sqrt(2.0 / fan_in), size=(c_out, c_in, k, k))
     return Conv2d(w, g.normal(0.0, 0.01, size=c_out), stride=(1, 1), padding=(pad, pad))
 
 
-def _dense(g: np.random.Generator, d_in: int, d_out: int) -> Dense:
+def _dense(g: np.random.Generator, d_in: int, d_out: int) -> Dense:  # test-data-ok
     w = g.normal(0.0, np.sqrt(2.0 / d_in), size=(d_out, d_in))
     return Dense(w, g.normal(0.0, 0.01, size=d_out))
 
