@@ -300,8 +300,8 @@ class Edge(ServerRole):
             with self.timed("online-encode"):
                 bits = edge_wire_bits(spec, layer, b, j)  # (n, copies, window·k)
                 labels = []
+                d = bits.shape[1]
                 for lo, hi, block, q0 in _runs(self._take(self.bkeys, i, n, unit)):
-                    d = bits.shape[1]
                     keys = block.value
                     c0, c1 = q0 * d, (q0 + hi - lo) * d
                     part = GroupKeys(keys.zero[c0:c1], keys.delta[c0:c1])
