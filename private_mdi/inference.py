@@ -54,7 +54,7 @@ from .fixedpoint.input_range import OUT_OF_RANGE_CHOICES
 from .model import Model, decode_output, signed
 from .nn.layers import ReLU
 from .paillier import MIN_KEY_BITS, PaillierKeyPair
-from .placement import Placement, plan_slices, round_robin, validate_placement
+from .placement import Placement, balanced, plan_slices, round_robin, validate_placement
 from .protocol.client import Client
 from .protocol.cloud import Cloud, CloudLayer
 from .protocol.edge import Edge
@@ -91,8 +91,11 @@ class PrivateInference:
     edges:
         K ≥ 2 edge servers. ``hosts`` optionally gives host(ℓ) per linear layer (default round-robin), an
         entry being a tuple of edges for a layer split into slices. ``split={ℓ: m}`` cuts layer ℓ into m
-        slices (output rows / conv channels, balanced) on m edges round the ring from its round-robin host
-        (with ``hosts`` given, use tuples there instead). Rules and defaults: :mod:`private_mdi.placement`.
+        slices (output rows / conv channels, balanced) placed by :func:`~private_mdi.placement.balanced`
+        (the largest edge's online work minimal under its cost model; with ``hosts`` given, use tuples
+        there instead). ``hosts`` may also be a
+        :class:`~private_mdi.placement.Placement` (e.g. :func:`~private_mdi.placement.balanced`), whose
+        evaluators are kept. Rules and defaults: :mod:`private_mdi.placement`.
     p, f:
         Field prime and fractional bits. Both or neither: when omitted they are chosen by
         :func:`~private_mdi.fixedpoint.choose_parameters`; when given they are checked by
@@ -139,7 +142,7 @@ class PrivateInference:
         model: Model,
         edges: int = 2,
         *,
-        hosts: Sequence[int | Sequence[int]] | None = None,
+        hosts: Sequence[int | Sequence[int]] | Placement | None = None,
         split: Mapping[int, int] | None = None,
         p: int | None = None,
         f: int | None = None,
@@ -172,8 +175,24 @@ class PrivateInference:
             raise PlacementError(
                 "give split slices either in hosts= (tuples of edges) or in split=, not both"
             )
-        if hosts is None:
+        if hosts is None and split:
+            # a split layer: balance the online work (placement.balanced; rules 1–3 hold by construction)
+            lin = model.range_layers()
+            self.placement = balanced(
+                edges,
+                [int(w.shape[0]) for w, *_ in lin],
+                [int(w.shape[1]) for w, *_ in lin],
+                model.relu_counts(),
+                split=split,
+            )
+        elif hosts is None:
             self.placement = round_robin(edges, model.num_linear, split)
+        elif isinstance(hosts, Placement):  # e.g. from placement.balanced: its evaluators are kept
+            if hosts.edges != edges:
+                raise PlacementError(f"hosts= is a placement on {hosts.edges} edges, but edges={edges}")
+            self.placement = validate_placement(
+                hosts.hosts, edges, model.num_linear, evaluators=hosts.evaluators
+            )
         else:
             self.placement = validate_placement(hosts, edges, model.num_linear)
         layers = model.range_layers()  # = dense equivalents, with max pooling bounded soundly

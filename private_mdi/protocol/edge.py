@@ -255,7 +255,8 @@ class Edge(ServerRole):
             sl = spec.slices_of(ell) if 1 <= ell < spec.layers else ()
             if sj >= len(sl) or peer != edge_name(sl[sj][3]) or (ell + 1) not in self.slice_of:
                 raise ProtocolError(f"{self.name}: unexpected gather from {peer} for layer {message.layer}")
-            u_j = message.matrix(spec.p, (n, spec.slice_copies(ell, sj)))
+            with self.timed("online-gather"):
+                u_j = message.matrix(spec.p, (n, spec.slice_copies(ell, sj)))
             out = self._deposit(i, ell, sj, u_j)
         dt = (time.thread_time() - t0) / n  # a batch's time, shared by its inferences
         for q in range(i, i + n):
@@ -279,7 +280,9 @@ class Edge(ServerRole):
         if len(parts) < n:
             return []
         del self._gather[(i, ell + 1)]
-        return self._layer(i, ell + 1, np.concatenate([parts[q] for q in range(n)], axis=1))
+        with self.timed("online-gather"):
+            u = np.concatenate([parts[q] for q in range(n)], axis=1)
+        return self._layer(i, ell + 1, u)
 
     def _take(self, store: MaterialStore[Key], first: int, n: int, unit: int) -> list[Any]:
         """The entries of inferences first .. first + n − 1 (all present, or nothing is consumed)."""
