@@ -10,11 +10,12 @@ of merit is the **largest per-edge busy time**, median over the repetitions, as 
 unsplit measured in the same run.
 
 Placements: ``2``, ``4`` (round-robin unsplit); ``4s`` (``split={ℓ: 4}``, ℓ the layer with the most
-ReLUs); ``4s2`` (split into 2); ``4b`` (the widest layer in 2 slices on edges 1, 2, their ReLUs on edges
-3, 4, other layers alternating on 1, 2); ``4c`` (:func:`private_mdi.placement.balanced`: the cost model's
-balanced placement with the widest layer split into K slices).
+ReLUs: placed by :func:`private_mdi.placement.balanced`, the default for ``split=``); ``4s3``, ``4s2``
+(split into 3 or 2); ``4r`` (the same split placed round the ring as :func:`round_robin` does, the
+previous default); ``4b`` (the widest layer in 2 slices on edges 1, 2, their ReLUs on edges 3, 4, other
+layers alternating on 1, 2).
 
-Usage: python benchmarks/split_edges.py [--placements 2,4,4s,4b,4c] [--n 48] [--batch 8] [--reps 3]
+Usage: python benchmarks/split_edges.py [--placements 2,4,4r,4s,4s3,4b] [--n 48] [--batch 8] [--reps 3]
        [--key-bits 2048] [--format table|json]
 """
 
@@ -37,6 +38,7 @@ from cmpc.rand import RandomSource  # noqa: E402
 from private_mdi import PrivateInference  # noqa: E402
 from private_mdi.cli import _load  # noqa: E402
 from private_mdi.examples.train_digits import digits_split  # noqa: E402
+from private_mdi.placement import round_robin  # noqa: E402
 
 PARTS = ("online-linear", "online-encode", "online-garbled-eval", "online-gather")
 
@@ -56,18 +58,13 @@ def _placement(label: str, model: Any) -> dict[str, Any]:
             "edges": k,
             "hosts": [half if ell == widest else 1 + (ell % 2) for ell in range(1, model.num_linear + 1)],
         }
-    if kind == "c":
-        return {"edges": k, "split": {widest: int(m_txt or k)}, "balance": True}
-    raise SystemExit(f"unknown placement {label!r}: use K, Ks, Ksm, Kb or Kc (K a digit)")
+    if kind == "r":  # the round-robin split of the previous release (default evaluators of the ring)
+        return {"edges": k, "hosts": list(round_robin(k, model.num_linear, {widest: int(m_txt or k)}).hosts)}
+    raise SystemExit(f"unknown placement {label!r}: use K, Ks, Ksm, Kr, Kb (K a digit)")
 
 
 def measure(label: str, model: Any, x: np.ndarray, args: argparse.Namespace, keys: Any) -> dict[str, Any]:
     kw = _placement(label, model)
-    balance = kw.pop("balance", False)
-    if balance:
-        from private_mdi.placement import balanced  # the cost-model placement (this branch)
-
-        kw["hosts"] = balanced_hosts_for(model, kw["edges"], kw.pop("split"), balanced)
     n, b = len(x), args.batch
     with PrivateInference(
         model,
@@ -117,13 +114,9 @@ def measure(label: str, model: Any, x: np.ndarray, args: argparse.Namespace, key
         }
 
 
-def balanced_hosts_for(model: Any, edges: int, split: dict[int, int], balanced: Any) -> Any:
-    return balanced(edges, model.linear_costs(), split=split)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--placements", default="2,4,4s,4b")
+    ap.add_argument("--placements", default="2,4,4r,4s,4s3,4b")
     ap.add_argument("--n", type=int, default=48, help="images per repetition (default 48)")
     ap.add_argument("--batch", type=int, default=8, help="inferences per online batch (default 8)")
     ap.add_argument("--reps", type=int, default=3, help="repetitions; the median is reported (default 3)")
