@@ -213,22 +213,29 @@ def validate_placement(
     return Placement(edges=edges, hosts=hosts_t, evaluators=tuple(ev))
 
 
+def _slice_counts(split: Mapping[int, int] | None, layers: int, k: int) -> list[int]:
+    """Slices per layer from ``split = {ℓ: m}`` (rule 1: layers 1..L, counts 1..K)."""
+    m = [1] * layers
+    for ell, cnt in dict(split or {}).items():
+        if not _is_int(ell) or not 1 <= int(ell) <= layers:
+            raise PlacementError(f"split names layer {ell!r}, the model has linear layers 1..{layers}")
+        if not _is_int(cnt) or not 1 <= int(cnt) <= k:
+            raise PlacementError(f"split of layer {ell} into {cnt!r} slices: need 1..K = 1..{k} slices")
+        m[int(ell) - 1] = int(cnt)
+    return m
+
+
 def round_robin(edges: int, layers: int, split: Mapping[int, int] | None = None) -> Placement:
     """``host(ℓ) = ((ℓ − 1) mod K) + 1`` for ℓ = 1..layers, validated; ``split = {ℓ: m}`` cuts layer ℓ
     into m slices on the m edges from host(ℓ) on, round the ring."""
     if not _is_int(edges) or int(edges) < 2:
         raise PlacementError(f"privateMDI needs K >= 2 edge servers, got edges={edges!r}")
     k = int(edges)
-    split = dict(split or {})
-    for ell, cnt in split.items():
-        if not _is_int(ell) or not 1 <= int(ell) <= layers:
-            raise PlacementError(f"split names layer {ell!r}, the model has linear layers 1..{layers}")
-        if not _is_int(cnt) or not 1 <= int(cnt) <= k:
-            raise PlacementError(f"split of layer {ell} into {cnt!r} slices: need 1..K = 1..{k} slices")
+    counts = _slice_counts(split, layers, k)
     hosts: list[int | tuple[int, ...]] = []
     for ell in range(1, layers + 1):
         h = ((ell - 1) % k) + 1
-        m = int(split.get(ell, 1))
+        m = counts[ell - 1]
         hosts.append(h if m == 1 else tuple(((h - 1 + j) % k) + 1 for j in range(m)))
     return validate_placement(hosts, k, layers)
 
@@ -363,13 +370,7 @@ def balanced(
         )
     if not mac_per_relu > 0 or not encode >= 0:
         raise ParameterError(f"need mac_per_relu > 0 and encode >= 0, got {mac_per_relu}, {encode}")
-    m = [1] * layers
-    for ell, cnt in dict(split or {}).items():
-        if not _is_int(ell) or not 1 <= int(ell) <= layers:
-            raise PlacementError(f"split names layer {ell!r}, the model has linear layers 1..{layers}")
-        if not _is_int(cnt) or not 1 <= int(cnt) <= k:
-            raise PlacementError(f"split of layer {ell} into {cnt!r} slices: need 1..K = 1..{k} slices")
-        m[int(ell) - 1] = int(cnt)
+    m = _slice_counts(split, layers, k)
     relu_l = [int(relus[ell]) if ell < layers - 1 else 0 for ell in range(layers)]
     hc, ec = _unit_costs(rows, inner, relu_l, m, float(mac_per_relu), float(encode))
     best: tuple[float, dict[tuple[int, int], int], dict[tuple[int, int], int]] | None = None
