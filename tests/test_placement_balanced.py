@@ -100,3 +100,27 @@ def test_bad_arguments_are_named() -> None:
         balanced(2, [3, 2], [2, 3], [3], split={3: 2})
     with pytest.raises(ParameterError, match="mac_per_relu"):
         balanced(2, [3, 2], [2, 3], [3], mac_per_relu=0)
+
+
+def test_private_inference_keeps_a_given_placement_and_stays_bit_exact() -> None:
+    """``hosts=`` a Placement from ``balanced`` (evaluators not the ring defaults) runs bit-exact; the
+    ``split=`` default is ``balanced``'s placement; a placement on another K is refused by name."""
+    import numpy as np
+    from test_private_mdi_split import conv_model, x_of
+
+    from cmpc.rand import RandomSource
+    from private_mdi.inference import PrivateInference
+    from private_mdi.paillier import PaillierKeyPair
+
+    keys = PaillierKeyPair.generate(2048, RandomSource(seed="balanced-paillier"))
+    model = conv_model(5, False)  # conv 64 rows (4 channels × 16) → dense 3 → dense 2
+    pl = balanced(4, [64, 3, 2], [16, 64, 3], [64, 3], split={1: 3})
+    with PrivateInference(model, edges=4, hosts=pl, paillier_keys=keys, rng=RandomSource(seed=9)) as pi:
+        assert pi.placement == pl
+        x = x_of(9, 3, 16)
+        pi.offline(3)
+        np.testing.assert_array_equal(pi.predict_raw(x, batch=2), pi.reference_raw(x))
+    with PrivateInference(model, edges=4, split={1: 4}, paillier_keys=keys) as pi:
+        assert pi.placement == balanced(4, [64, 3, 2], [16, 64, 3], [64, 3], split={1: 4})
+    with pytest.raises(PlacementError, match="placement on 4 edges"):
+        PrivateInference(model, edges=3, hosts=pl, paillier_keys=keys)
