@@ -94,6 +94,7 @@ __all__ = [
     "RandomizerPool",
     "client_decrypt_reply",
     "client_encrypt_mask",
+    "default_threads",
     "linear_correlation",
     "linear_correlation_batch",
     "linear_correlation_layers",
@@ -209,6 +210,15 @@ def random_unit(pub: PublicKey, rng: RandomSource) -> Mpz:
         u = gmpy2.mpz(rng.randbelow(int(pub.n) - 1) + 1)
         if gmpy2.gcd(u, pub.n) == 1:
             return u
+
+
+def default_threads() -> int:
+    """Threads for a party's batched Paillier exponentiations: ``min(2, os.cpu_count())``.
+
+    ``gmpy2.powmod_base_list`` releases the GIL, so decryptions and ``u^n`` batches split over two threads
+    use two cores; results do not depend on the thread count (the randomness is drawn in the caller).
+    """
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def _check_threads(threads: int) -> int:
@@ -434,6 +444,7 @@ if hasattr(os, "register_at_fork"):
 # the correlation protocol's names, re-exported lazily (private_mdi.correlation imports this module)
 # =================================================================================================
 _CORRELATION_NAMES = frozenset(__all__) - {
+    "default_threads",
     "DEFAULT_KEY_BITS",
     "MIN_KEY_BITS",
     "RECOMMENDED_KEY_BITS",

@@ -30,7 +30,7 @@ from cmpc.wire import encode_matrix, join_parts
 from ..gc.garble import garble
 from ..keyagreement import KeyAgreementKey, decode_public_key, encode_public_key, shared_key
 from ..ot import OTSender
-from ..paillier import PublicKey, RandomizerPool, owner_respond
+from ..paillier import PublicKey, RandomizerPool, default_threads, owner_respond
 from . import messages as m
 from .base import Outgoing, Reply, ServerRole
 from .layout import (
@@ -82,6 +82,8 @@ class Cloud(ServerRole):
         self.public: PublicKey | None = None
         self.pool: RandomizerPool | None = None
         self.ot: OTSender | None = None
+        #: threads for the bulk re-randomisers u^n (results do not depend on it)
+        self.threads = default_threads()
         self._chunks: dict[int, _Chunk] = {}
 
     def serve(self, sender: str, message: m.Message) -> Reply:
@@ -137,11 +139,16 @@ class Cloud(ServerRole):
         if message.count != want:
             raise ProtocolError(f"cloud: request for {message.count} inferences, expected {want}")
         chunk.pending.discard((ell, cf))
+        params = correlation_params(spec, ell, want)
         with self.timed("paillier"):
+            # the request's re-randomisers in one batch on `threads` cores (gmpy2 releases the GIL)
+            assert self.pool is not None
+            need = params.layout(self.public.bits).reply_cts - len(self.pool)
+            self.pool.fill(max(0, need), threads=self.threads)
             s, reply = owner_respond(
                 self.public,
                 self.layers[ell - 1].weight,
-                correlation_params(spec, ell, want),
+                params,
                 message.payload,
                 self.rng,
                 pool=self.pool,
