@@ -27,16 +27,22 @@ import numpy as np
 from .hash import FIXED_KEY, tccr_hash_int
 from .plan import Plan
 
+try:  # pragma: no cover - exercised implicitly
+    import llvmlite.binding as llvm
+    import numba
+    from llvmlite import ir
+    from numba import types
+    from numba.extending import intrinsic
+except ImportError:  # pragma: no cover
+    numba = None  # type: ignore[assignment]
+
 __all__ = [
     "AVAILABLE", "CHUNK_BYTES", "evaluate_plan", "expand_key", "garble_plan", "output_tags", "round_keys",
 ]
 
 
 def _has_aesni() -> bool:
-    try:
-        import llvmlite.binding as llvm
-        import numba  # noqa: F401
-    except ImportError:  # pragma: no cover
+    if numba is None:  # pragma: no cover
         return False
     try:
         return bool(llvm.get_host_cpu_features().get("aes", False))
@@ -101,9 +107,6 @@ def _make_tccr(k: int, tweak_hi: int = 0) -> Any:
     """A numba intrinsic for k hashes H(x, i) = π(π(x) ⊕ i) ⊕ π(x) (GKWY §7.4) with tweaks
     i = i_lo + 2^64·tweak_hi: (round keys, (lo_0, hi_0, …), (i_lo_0, …)) -> (H lo_0, H hi_0, …). Blocks
     stay in vector registers between the two π; k independent chains."""
-    from llvmlite import ir
-    from numba import types
-    from numba.extending import intrinsic
 
     @intrinsic  # type: ignore[misc]
     def tccr_blocks(typingctx: Any, rk: Any, xs: Any, tw: Any) -> Any:
@@ -343,16 +346,14 @@ _evaluate_all_jit: Any = None
 _tags_jit: Any = None
 _probe_jit: Any = None
 if AVAILABLE:
-    import numba as _numba
-
     _TCCR4 = _make_tccr(4)
     _TCCR4HI = _make_tccr(4, tweak_hi=1)
-    _jit = _numba.njit(cache=True, nogil=True, boundscheck=False)
+    _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
     _xor_stage = _jit(_xor_stage_py)
     _garble_all_jit = _jit(_garble_all)
     _evaluate_all_jit = _jit(_evaluate_all)
     _tags_jit = _jit(_tags_py)
-    _probe_jit = _numba.njit(cache=True)(_probe_py)
+    _probe_jit = numba.njit(cache=True)(_probe_py)
 
 
 @functools.cache
