@@ -11,9 +11,10 @@ Zahur–Rosulek–Evans 2015; tweaks j = 2((first + g)·total + offset + c) and 
 tests compare every backend with the scalar reference :mod:`private_mdi.gc.reference`, bit for bit.
 
 π is AES-128 under :data:`~private_mdi.gc.hash.FIXED_KEY`; its round keys come from the FIPS-197 §5.2 key
-expansion in :func:`expand_key` (known-answer test: FIPS-197 Appendix A.1) and are checked once against
-:mod:`cryptography` before first use (:func:`round_keys`). Available where numba imports and the CPU has
-AES-NI (:data:`AVAILABLE`); nothing is secret-dependent in the control flow (AES-NI is constant-time).
+expansion (:func:`~private_mdi.gc.aeskey.expand_key`, known-answer test: FIPS-197 Appendix A.1) and are
+checked once against :mod:`cryptography` before first use (:func:`round_keys`). Available where numba
+imports and the CPU has AES-NI (:data:`AVAILABLE`); nothing is secret-dependent in the control flow
+(AES-NI is constant-time).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .aeskey import expand_key
 from .hash import FIXED_KEY, tccr_hash_int
 from .plan import Plan
 
@@ -37,7 +39,7 @@ except ImportError:  # pragma: no cover
     numba = None  # type: ignore[assignment]
 
 __all__ = [
-    "AVAILABLE", "CHUNK_BYTES", "evaluate_plan", "expand_key", "garble_plan", "output_tags", "round_keys",
+    "AVAILABLE", "CHUNK_BYTES", "evaluate_plan", "garble_plan", "output_tags", "round_keys",
 ]
 
 
@@ -52,55 +54,6 @@ def _has_aesni() -> bool:
 
 #: whether this backend can run here (numba importable and the CPU has AES-NI)
 AVAILABLE = _has_aesni()
-
-
-def _sbox() -> list[int]:
-    """The AES S-box (FIPS-197 §5.1.1) from the multiplicative inverse in GF(2^8) and the affine map."""
-    box = [0] * 256
-    for x in range(256):
-        inv = 0
-        if x:
-            # x^254 = x^-1 in GF(2^8) modulo x^8 + x^4 + x^3 + x + 1
-            inv, base, e = 1, x, 254
-            while e:
-                if e & 1:
-                    inv = _gmul(inv, base)
-                base = _gmul(base, base)
-                e >>= 1
-        y = inv
-        for k in range(1, 5):
-            y ^= ((inv << k) | (inv >> (8 - k))) & 0xFF
-        box[x] = y ^ 0x63
-    return box
-
-
-def _gmul(a: int, b: int) -> int:
-    r = 0
-    while b:
-        if b & 1:
-            r ^= a
-        a = ((a << 1) ^ (0x11B if a & 0x80 else 0)) & 0xFF
-        b >>= 1
-    return r
-
-
-def expand_key(key: bytes) -> np.ndarray:
-    """AES-128 key expansion (FIPS-197 §5.2): the 11 round keys as (lo, hi) uint64 pairs, little-endian
-    like the labels (round key r is bytes 16r .. 16r + 15 of the expanded key)."""
-    if len(key) != 16:
-        raise ValueError("AES-128 needs a 16-byte key")
-    sbox = _sbox()
-    w = [list(key[i : i + 4]) for i in range(0, 16, 4)]
-    rcon = 1
-    for i in range(4, 44):
-        t = list(w[i - 1])
-        if i % 4 == 0:
-            t = [sbox[b] for b in t[1:] + t[:1]]
-            t[0] ^= rcon
-            rcon = _gmul(rcon, 2)
-        w.append([x ^ y for x, y in zip(w[i - 4], t)])
-    flat = bytes(b for word in w for b in word)
-    return np.frombuffer(flat, dtype="<u8").reshape(11, 2).astype(np.uint64)
 
 
 def _make_tccr(k: int, tweak_hi: int = 0) -> Any:
@@ -167,19 +120,12 @@ def _garble_all(zero_in, delta, tables, out, out_slots, zero_slot, L, c_begin, c
     """
     total = np.uint64(delta.shape[0])
     chunk = L.shape[1]
-    n_in = zero_in.shape[0]
     one = np.uint64(1)
     zero = np.uint64(0)
     two = np.uint64(2)
     for c0 in range(c_begin, c_end, chunk):
         w = min(chunk, c_end - c0)
-        for i in range(n_in):
-            for c in range(w):
-                L[i, c, 0] = zero_in[i, c0 + c, 0]
-                L[i, c, 1] = zero_in[i, c0 + c, 1]
-        for c in range(w):
-            L[zero_slot, c, 0] = zero
-            L[zero_slot, c, 1] = zero
+        _load_chunk(L, zero_in, zero_slot, c0, w, False)
         for st in range(and_out.shape[0]):
             for g in range(and_lo[st], and_lo[st + 1]):
                 sa = aa[g]
@@ -211,11 +157,7 @@ def _garble_all(zero_in, delta, tables, out, out_slots, zero_slot, L, c_begin, c
                     L[o, c, 0] = h[0] ^ (tgl & pa) ^ h[4] ^ (el & pb)
                     L[o, c, 1] = h[1] ^ (tgh & pa) ^ h[5] ^ (eh & pb)
             _xor_stage(L, w, xor_lo[st], xor_lo[st + 1], xor_out[st], xa, xb)
-        for q in range(out_slots.shape[0]):
-            sq = out_slots[q]
-            for c in range(w):
-                out[q, c0 + c, 0] = L[sq, c, 0]
-                out[q, c0 + c, 1] = L[sq, c, 1]
+        _store_chunk(out, L, out_slots, c0, w, False)
 
 
 def _evaluate_all(labels_in, tables, out, out_slots, zero_slot, L, c_begin, c_end, total, first, rk,  # type: ignore[no-untyped-def]
@@ -225,19 +167,12 @@ def _evaluate_all(labels_in, tables, out, out_slots, zero_slot, L, c_begin, c_en
     label), A ⊕ B per XOR gate; two copies per step so that four hashes run side by side."""
     tot = np.uint64(total)
     chunk = L.shape[1]
-    n_in = labels_in.shape[0]
     one = np.uint64(1)
     zero = np.uint64(0)
     two = np.uint64(2)
     for c0 in range(c_begin, c_end, chunk):
         w = min(chunk, c_end - c0)
-        for c in range(w):  # copy-major: labels_in is usually the (copies, n_in, 2) array seen transposed
-            for i in range(n_in):
-                L[i, c, 0] = labels_in[i, c0 + c, 0]
-                L[i, c, 1] = labels_in[i, c0 + c, 1]
-        for c in range(w):
-            L[zero_slot, c, 0] = zero
-            L[zero_slot, c, 1] = zero
+        _load_chunk(L, labels_in, zero_slot, c0, w, True)
         for st in range(and_out.shape[0]):
             for g in range(and_lo[st], and_lo[st + 1]):
                 sa = aa[g]
@@ -271,9 +206,41 @@ def _evaluate_all(labels_in, tables, out, out_slots, zero_slot, L, c_begin, c_en
                     L[o, c, 1] = r1
                     c += 2
             _xor_stage(L, w, xor_lo[st], xor_lo[st + 1], xor_out[st], xa, xb)
-        for c in range(w):  # copy-major: out is the (copies, n_out, 2) result seen transposed
+        _store_chunk(out, L, out_slots, c0, w, True)
+
+
+def _load_chunk_py(L, src, zero_slot, c0, w, copy_major):  # type: ignore[no-untyped-def]
+    """L[i, c] = src[i, c0 + c] for the input wires i (and the zero slot cleared), copies c < w.
+
+    ``copy_major``: loop copies outside (``src`` is then the (copies, n_in, 2) labels seen transposed)."""
+    n_in = src.shape[0]
+    zero = np.uint64(0)
+    if copy_major:
+        for c in range(w):
+            for i in range(n_in):
+                L[i, c, 0] = src[i, c0 + c, 0]
+                L[i, c, 1] = src[i, c0 + c, 1]
+    else:
+        for i in range(n_in):
+            for c in range(w):
+                L[i, c, 0] = src[i, c0 + c, 0]
+                L[i, c, 1] = src[i, c0 + c, 1]
+    for c in range(w):
+        L[zero_slot, c, 0] = zero
+        L[zero_slot, c, 1] = zero
+
+
+def _store_chunk_py(out, L, out_slots, c0, w, copy_major):  # type: ignore[no-untyped-def]
+    """out[q, c0 + c] = L[out_slots[q], c] (copies outside when ``out`` is a transposed view)."""
+    if copy_major:
+        for c in range(w):
             for q in range(out_slots.shape[0]):
-                sq = out_slots[q]
+                out[q, c0 + c, 0] = L[out_slots[q], c, 0]
+                out[q, c0 + c, 1] = L[out_slots[q], c, 1]
+    else:
+        for q in range(out_slots.shape[0]):
+            sq = out_slots[q]
+            for c in range(w):
                 out[q, c0 + c, 0] = L[sq, c, 0]
                 out[q, c0 + c, 1] = L[sq, c, 1]
 
@@ -341,6 +308,8 @@ def _probe_py(rk, x, t):  # type: ignore[no-untyped-def]
 _TCCR4: Any = None
 _TCCR4HI: Any = None
 _xor_stage: Any = None
+_load_chunk: Any = None
+_store_chunk: Any = None
 _garble_all_jit: Any = None
 _evaluate_all_jit: Any = None
 _tags_jit: Any = None
@@ -350,6 +319,8 @@ if AVAILABLE:
     _TCCR4HI = _make_tccr(4, tweak_hi=1)
     _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
     _xor_stage = _jit(_xor_stage_py)
+    _load_chunk = _jit(_load_chunk_py)
+    _store_chunk = _jit(_store_chunk_py)
     _garble_all_jit = _jit(_garble_all)
     _evaluate_all_jit = _jit(_evaluate_all)
     _tags_jit = _jit(_tags_py)
