@@ -1,7 +1,6 @@
 """Where the privateMDI offline CPU goes per digits-MLP inference: counts per inference × cost per operation.
 
 Usage: python benchmarks/paillier_profile.py [--key-bits 2048,3072] [--repeat 3] [--format table|json]
-       python benchmarks/paillier_profile.py --protocol 66 [--key-bits 2048] [--format table|json]
 
 For the digits MLP (64→32→32→32→10, the session's quantised weights, prime and weight bounds, one full
 batch β = P of inferences per layer, P = slots per ciphertext) it measures, in one process and one thread
@@ -15,11 +14,6 @@ batch β = P of inferences per layer, P = slots per ciphertext) it measures, in 
   including the inversions of the columns with a negative weight), per inference;
 * ``owner_rest``: the rest of ``owner_respond`` with a filled pool (seed expansion, the upload's
   ``y·(1+δn)``, the ρ offsets and the final products), per inference.
-
-``--protocol N`` instead runs the whole privateMDI ``offline(N)`` of the digits MLP (K = 2, all roles in
-one process, ``mode="threads"``, seeded) with the client's decryptions and the cloud's ``u^n`` batches on
-one thread and on ``default_threads()`` threads, alternately, and prints wall and CPU (all threads) per
-inference, Paillier key generation and session setup excluded.
 
 Then the model ``Σ count × cost`` and the measured end-to-end total CPU of one batch per layer (client
 pads + upload + owner + reply decryptions, with a filled pool) for comparison. The crypto randomness is
@@ -155,65 +149,12 @@ def profile(bits: int, repeat: int) -> dict[str, Any]:
     }
 
 
-def protocol(bits: int, n: int, repeat: int) -> list[dict[str, Any]]:
-    """Wall and CPU seconds per inference of ``offline(n)`` on 1 and ``default_threads()`` threads."""
-    import private_mdi.protocol.client as client_mod
-    import private_mdi.protocol.cloud as cloud_mod
-    from private_mdi.inference import PrivateInference
-    from private_mdi.model import Model
-    from private_mdi.paillier import default_threads
-
-    model = Model.load(os.path.join(os.path.dirname(_HERE), "private_mdi", "data", "digits_mlp.npz"))
-    kp = PaillierKeyPair.generate(bits, RandomSource(seed=f"protocol-{bits}"))
-    out = []
-    for k in range(repeat):
-        for threads in sorted({1, default_threads()}):
-            client_mod.default_threads = cloud_mod.default_threads = lambda t=threads: t  # type: ignore[misc]
-            with PrivateInference(
-                model,
-                edges=2,
-                input_bound=(0.0, 1.0),
-                paillier_keys=kp,
-                progress=False,
-                rng=RandomSource(seed=f"protocol-run-{k}"),
-            ) as pi:
-                pi.offline(1)  # setup (key agreement, weights) outside the timing
-                c0, w0 = time.process_time(), time.perf_counter()
-                pi.offline(n)
-                cpu, wall = time.process_time() - c0, time.perf_counter() - w0
-            out.append(
-                {
-                    "key_bits": bits,
-                    "run": k,
-                    "threads": threads,
-                    "wall_s": wall / n,
-                    "cpu_s": cpu / n,
-                    "load_1min": os.getloadavg()[0],
-                }
-            )
-    client_mod.default_threads = cloud_mod.default_threads = default_threads  # type: ignore[misc]
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--key-bits", default="2048,3072")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--format", choices=("table", "json"), default="table")
-    ap.add_argument("--protocol", type=int, default=0, help="time the whole offline(N) on 1 and 2 threads")
     args = ap.parse_args()
-    if args.protocol:
-        rows = [r for b in args.key_bits.split(",") for r in protocol(int(b), args.protocol, args.repeat)]
-        if args.format == "json":
-            print(json.dumps(rows, indent=1))
-            return
-        print(f"privateMDI offline({args.protocol}), digits MLP, K = 2, ms per inference")
-        for r in rows:
-            print(
-                f"{r['key_bits']} bits run {r['run']} threads {r['threads']}: wall {1e3 * r['wall_s']:.1f}, "
-                f"CPU {1e3 * r['cpu_s']:.1f} (load {r['load_1min']:.1f})"
-            )
-        return
     res = [profile(int(b), args.repeat) for b in args.key_bits.split(",")]
     if args.format == "json":
         print(json.dumps(res, indent=1))

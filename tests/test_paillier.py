@@ -182,10 +182,3 @@ def test_pool_fill_async_after_fork(kp: PaillierKeyPair) -> None:
             os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-
-
-def test_default_threads_uses_at_most_two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The roles' thread count for batched exponentiations: min(2, cpu_count), at least 1."""
-    for cores, want in ((None, 1), (1, 1), (2, 2), (8, 2)):
-        monkeypatch.setattr(os, "cpu_count", lambda c=cores: c)
-        assert paillier.default_threads() == want

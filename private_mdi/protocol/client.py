@@ -40,11 +40,11 @@ from ..errors import MaterialReusedError, PrivateMDIError
 from ..keyagreement import KeyAgreementKey, decode_public_key, encode_public_key, shared_key
 from ..ot import OTChooser
 from ..paillier import (
+    ROLE_THREADS,
     EncryptedReply,
     PaillierKeyPair,
     client_decrypt_reply,
     client_encrypt_mask,
-    default_threads,
 )
 from . import messages as m
 from .base import Outgoing, RoleBase
@@ -103,8 +103,6 @@ class Client(RoleBase):
     ) -> None:
         super().__init__(spec, rng)
         self.paillier_keys = paillier_keys
-        #: threads for the batched CRT decryptions (upload pads, replies); results do not depend on it
-        self.threads = default_threads()
         self.ot: OTChooser | None = None
         self._ka: KeyAgreementKey | None = None
         self._waiting: set[Any] = set()
@@ -180,8 +178,9 @@ class Client(RoleBase):
             for ell in range(1, self.spec.layers + 1):
                 for cf, cnt in batch_plan(self.spec, ell, first, count):
                     with self.timed("paillier"):
+                        # upload pad: n_in CRT decryptions on ROLE_THREADS cores (same bytes for any count)
                         state, msg = client_encrypt_mask(
-                            kp, correlation_params(self.spec, ell, cnt), self.rng, threads=self.threads
+                            kp, correlation_params(self.spec, ell, cnt), self.rng, threads=ROLE_THREADS
                         )
                     chunk.states[(ell, cf)] = state
                     out.append((CLOUD, m.EncMasks(cf, ell, msg.to_bytes(), cnt)))
@@ -203,7 +202,7 @@ class Client(RoleBase):
             raise ProtocolError(f"client: unexpected correlation for layer {ell}, inference {cf}")
         with self.timed("paillier"):
             reply = EncryptedReply.from_bytes(message.payload, kp.public)
-            rr, aa = client_decrypt_reply(kp, state, reply, threads=self.threads)  # type: ignore[misc]
+            rr, aa = client_decrypt_reply(kp, state, reply, threads=ROLE_THREADS)  # type: ignore[misc]
         lo = cf - chunk.first
         chunk.r[ell][lo : lo + message.count] = rr
         chunk.a[ell][lo : lo + message.count] = aa
