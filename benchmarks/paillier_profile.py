@@ -23,6 +23,7 @@ seeded (reproducible, not secret).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -48,15 +49,13 @@ from private_mdi.multiexp import row_product  # noqa: E402
 from private_mdi.paillier import PaillierKeyPair, RandomizerPool  # noqa: E402
 
 
-def digits_layers(kp: PaillierKeyPair) -> tuple[int, list[tuple[np.ndarray, int]]]:
-    """(p, [(W_ℓ, weight bound ℓ)]) of the digits MLP as the privateMDI session quantises it."""
-    from private_mdi.inference import PrivateInference
-    from private_mdi.model import Model
-
-    model = Model.load(os.path.join(os.path.dirname(_HERE), "private_mdi", "data", "digits_mlp.npz"))
-    pi = PrivateInference(model, edges=2, paillier_keys=kp, rng=RandomSource(seed="bench-digits"))
-    spec = pi.spec
-    return spec.p, [(q.weight, spec.weight_bounds[i]) for i, q in enumerate(pi.quantized)]
+def _bench_module() -> Any:
+    """benchmarks/paillier.py loaded by path (its ``digits_layers``: the session's quantised digits MLP)."""
+    spec = importlib.util.spec_from_file_location("_paillier_bench", os.path.join(_HERE, "paillier.py"))
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def _best(fn: Callable[[], Any], repeat: int) -> float:
@@ -121,7 +120,7 @@ def profile(bits: int, repeat: int) -> dict[str, Any]:
     """Cost per operation, counts per inference and the per-part CPU seconds per inference at ``bits``."""
     kp = PaillierKeyPair.generate(bits, RandomSource(seed=f"profile-{bits}"))
     pub, rng = kp.public, RandomSource(seed=f"profile-run-{bits}")
-    p, layers = digits_layers(kp)
+    p, layers = _bench_module().digits_layers(kp)
     cts = [pub.encrypt_raw(i, rng) for i in range(32)]
     cost = {
         "decrypt_s": _best(lambda: kp.decrypt_many(cts), repeat) / len(cts),
