@@ -100,7 +100,7 @@ def test_single_row_and_default_batch(keys: PaillierKeyPair) -> None:
     x = inputs(12, 5, 4)
     np.testing.assert_array_equal(pi.predict_raw(x[:1]), pi.reference_raw(x[:1]))
     np.testing.assert_array_equal(pi.predict_raw(x[1:]), pi.reference_raw(x[1:]))
-    assert pi.meter.by_pair()[(Phase.ONLINE, CLIENT, "edge1")].messages == 2
+    assert pi.meter.by_pair()[(Phase.ONLINE, CLIENT, f"edge{pi.placement.host(1)}")].messages == 2
     with pytest.raises(ParameterError, match="batch"):
         PrivateInference(model, edges=2, paillier_keys=keys, online_batch=0)
 
