@@ -29,6 +29,7 @@ from cmpc.wire import encode_matrix, join_parts
 
 from ..gc.garble import garble
 from ..keyagreement import KeyAgreementKey, decode_public_key, encode_public_key, shared_key
+from ..nn.operator import SparseOperator
 from ..ot import OTSender
 from ..paillier import PublicKey, RandomizerPool, owner_respond
 from . import messages as m
@@ -54,7 +55,7 @@ class CloudLayer:
     """What S needs of linear layer ℓ: the signed quantised Ŵ_ℓ and β̂_ℓ mod p."""
 
     index: int
-    weight: np.ndarray
+    weight: np.ndarray | SparseOperator
     bias_mod: np.ndarray
 
 
@@ -115,7 +116,10 @@ class Cloud(ServerRole):
         p = self.spec.p
         for q in self.layers:
             for j, (h, lo, hi, _) in enumerate(self.spec.slices_of(q.index)):
-                w, b = np.mod(q.weight[lo:hi], p), q.bias_mod[lo:hi]
+                # a sparse layer still travels as its dense rows (CSR weight message: follow-up)
+                wq = q.weight
+                rows = wq.rows(lo, hi).to_dense() if isinstance(wq, SparseOperator) else wq[lo:hi]
+                w, b = np.mod(rows, p), q.bias_mod[lo:hi]
                 payload = join_parts([encode_matrix(w, p), encode_matrix(b, p)])
                 out.append((edge_name(h), m.Weights(0, self.spec.unit(q.index, j), payload)))
         return out
