@@ -141,11 +141,13 @@ def _check_size(index: int, d_in: int, shape: tuple[int, ...], seg: Sequence[Lay
 
 
 def build_linear(
-    input_shape: tuple[int, ...], layers: Sequence[Layer], *, sparse_above: int = SPARSE_MIN_ELEMENTS
+    input_shape: tuple[int, ...], layers: Sequence[Layer], *, sparse_above: int | None = None
 ) -> list[LinearLayer]:
     """The linear layers ℓ = 1..L of a validated layer list (float64): dense equivalents, or a
     :class:`SparseOperator` for a segment with a Conv2d whose dense work array exceeds ``sparse_above``
-    elements (module docstring)."""
+    elements (default: the module's :data:`SPARSE_MIN_ELEMENTS` at call time; module docstring)."""
+    if sparse_above is None:
+        sparse_above = SPARSE_MIN_ELEMENTS
     out: list[LinearLayer] = []
     shape = input_shape
     segs, pools = _segments(layers)
