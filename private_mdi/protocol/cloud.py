@@ -42,6 +42,7 @@ from .layout import (
     relu_circuit,
     transfer_id,
 )
+from .sparse_wire import encode_sparse
 from .spec import CLIENT, SessionSpec, edge_name
 
 __all__ = ["KCS_CONTEXT", "Cloud", "CloudLayer"]
@@ -116,11 +117,14 @@ class Cloud(ServerRole):
         p = self.spec.p
         for q in self.layers:
             for j, (h, lo, hi, _) in enumerate(self.spec.slices_of(q.index)):
-                # a sparse layer still travels as its dense rows (CSR weight message: follow-up)
-                wq = q.weight
-                rows = wq.rows(lo, hi).to_dense() if isinstance(wq, SparseOperator) else wq[lo:hi]
-                w, b = np.mod(rows, p), q.bias_mod[lo:hi]
-                payload = join_parts([encode_matrix(w, p), encode_matrix(b, p)])
+                wq, b = q.weight, q.bias_mod[lo:hi]
+                # a sparse layer travels as its CSR rows (sparse_wire), a dense one as a field matrix
+                w_bytes = (
+                    encode_sparse(wq.rows(lo, hi), p)
+                    if isinstance(wq, SparseOperator)
+                    else encode_matrix(np.mod(wq[lo:hi], p), p)
+                )
+                payload = join_parts([w_bytes, encode_matrix(b, p)])
                 out.append((edge_name(h), m.Weights(0, self.spec.unit(q.index, j), payload)))
         return out
 
