@@ -4,9 +4,10 @@ Two workloads of about ``--ands`` AND gates each:
   * a privateMDI ReLU layer: ``privatemdi_relu_circuit(p, f)`` garbled for many neurons (copies);
   * the AES-128 Bristol circuit (tests/vectors/bristol_aes_128.txt) garbled for many copies.
 
-For each backend (``numba``: fused per-level loops; ``numpy``: pure numpy passes): garble and evaluate
-time (best of ``--reps``), AND gates per second, bytes per AND (tables alone, and tables + decoder), and
-the time of the AES-ECB calls the scheme cannot avoid (the hash H(x, i) = π(π(x) ⊕ i) ⊕ π(x) costs two AES
+For each backend (``aesni``: one compiled loop over the whole plan with the hash on AES-NI inside;
+``numba``: fused per-level loops around batched AES-ECB calls; ``numpy``: pure numpy passes): garble and
+evaluate time (best of ``--reps``), AND gates per second, bytes per AND (tables alone, and tables + decoder),
+and the time of the AES-ECB calls the scheme cannot avoid (the hash H(x, i) = π(π(x) ⊕ i) ⊕ π(x) costs two AES
 blocks: 4 hashes = 8 blocks per AND to garble, 2 hashes = 4 blocks to evaluate, in two AES-ECB calls per AND
 level), issued with the same per-level batch sizes through the same fixed-key cipher. The ratio
 ours / AES-only says how far the bookkeeping around AES is from that bound.
@@ -156,7 +157,8 @@ def main() -> None:
     ap.add_argument("--f", type=int, default=12)
     ap.add_argument("--aes", type=Path, default=AES_PATH, help="path of the AES-128 Bristol circuit")
     ap.add_argument("--threads", action="store_true",
-                    help="also time two threads garbling the two workloads at once (wall-clock)")
+                    help="also time two threads garbling the two workloads at once, and one garbling "
+                         "split over two threads (aesni, set_threads) (wall-clock)")
     args = ap.parse_args()
     global CLOCK
     if args.wall:
@@ -199,6 +201,26 @@ def main() -> None:
             seq, par = thread_scaling(jobs, args.reps)
             print(f"[{backend}] two threads garbling ReLU and AES at once: sequential {seq * 1e3:.0f} ms, "
                   f"threads {par * 1e3:.0f} ms, speed-up {seq / par:.2f}x (wall-clock, best of {args.reps})")
+    if args.threads and "aesni" in backends:
+        gcmod.set_backend("aesni")
+        copies = math.ceil(args.ands / per)
+        g = garble(relu, copies=copies, rng=RandomSource(seed=5))
+        labels = g.encoder.zero
+        for what, fn in (("garble", lambda: garble(relu, copies=copies, rng=RandomSource(seed=5))),
+                         ("evaluate", lambda: evaluate(g.garbled, labels))):
+            walls = {}
+            for n in (1, 2):
+                gcmod.set_threads(n)
+                best = math.inf
+                for _ in range(args.reps):
+                    t = time.perf_counter()
+                    fn()
+                    best = min(best, time.perf_counter() - t)
+                walls[n] = best
+            gcmod.set_threads(1)
+            print(f"[aesni] one ReLU {what} of {copies} copies, set_threads(2) vs (1): "
+                  f"{walls[1] * 1e3:.1f} ms -> {walls[2] * 1e3:.1f} ms, speed-up {walls[1] / walls[2]:.2f}x "
+                  f"(wall-clock, best of {args.reps})")
     for r in rows:
         print(f"{r['name']}: garble {r['garble_s'] * 1e3:.1f} ms, evaluate {r['eval_s'] * 1e3:.1f} ms, "
               f"encode {r['encode_s'] * 1e3:.1f} ms, decode {r['decode_s'] * 1e3:.1f} ms, "

@@ -285,6 +285,11 @@ def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan) -> n
     return out
 
 
+#: the one Mersenne prime 2^e − 1 with 22 ≤ e ≤ 32, the range where two folds reduce any x < 2^64 below 2p
+#: (the compiled small-inner kernel reduces it by folding instead of Barrett's multiplications)
+MERSENNE_31 = 2**31 - 1
+
+
 def small_inner_per(p: int) -> int:
     """How many products (each < (p−1)² < 2^64) a uint64 accumulator takes before a reduction."""
     return min(2**32, max(1, (2**64 - 1) // max(1, (p - 1) ** 2)))
@@ -303,7 +308,8 @@ def compiled_small_inner(p: int, a: np.ndarray, b: np.ndarray, b2: np.ndarray | 
         raise ShapeError(f"small-inner product: a is {a.shape}, b parts are {b64.shape} and {b2_64.shape}")
     out = np.empty((a.shape[0], b64.shape[1]), dtype=np.int64)
     a64 = np.ascontiguousarray(a, dtype=np.int64)
-    kernels.get().small_inner(a64, b64, b2_64, p, small_inner_per(p), np.uint64((2**64) // p), out)
+    shift = 31 if p == MERSENNE_31 else 0
+    kernels.get().small_inner(a64, b64, b2_64, p, small_inner_per(p), np.uint64((2**64) // p), shift, out)
     return out
 
 

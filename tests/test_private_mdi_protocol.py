@@ -75,6 +75,21 @@ def test_sequential_transcript_is_deterministic_and_pinned(keys: PaillierKeyPair
     assert d1 == PINNED_DIGEST
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_transcript_does_not_depend_on_paillier_threads(
+    threads: int, keys: PaillierKeyPair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the cloud pre-fills its re-randomisers and the client decrypts on ROLE_THREADS threads: same bytes
+    import private_mdi.protocol.client as client_mod
+    import private_mdi.protocol.cloud as cloud_mod
+
+    monkeypatch.setattr(cloud_mod, "ROLE_THREADS", threads)
+    monkeypatch.setattr(client_mod, "ROLE_THREADS", threads)
+    digest, got, ref = seeded_run(keys)
+    np.testing.assert_array_equal(got, ref)
+    assert digest == PINNED_DIGEST
+
+
 @pytest.mark.parametrize("mode", ["sequential", "threads"])
 def test_executions_agree_with_the_reference(mode: str, keys: PaillierKeyPair) -> None:
     model = dense_model(2)

@@ -48,7 +48,7 @@ from cmpc.checks import check_int
 from cmpc.rand import RandomSource, resolve
 
 from ..errors import ParameterError
-from . import kernels
+from . import aesni, kernels
 from .circuit import Circuit
 from .encoding import Decoder, Encoder, GarbledCircuit, Labels, output_tags
 from .hash import FixedKeyAES
@@ -73,32 +73,55 @@ __all__ = [
     "output_tags",
     "run",
     "set_backend",
+    "set_threads",
 ]
 
 _ONE = np.uint64(1)
 
-_BACKENDS = ("numba", "numpy") if kernels.HAVE_NUMBA else ("numpy",)
+_BACKENDS = (("aesni",) if aesni.AVAILABLE else ()) + (("numba",) if kernels.HAVE_NUMBA else ()) + ("numpy",)
 _backend = os.environ.get("PRIVATE_MDI_GC_BACKEND", _BACKENDS[0])
+#: threads of the aesni backend's garbling and evaluation (copies split evenly; 1 = this thread)
+_threads = 1
 if _backend not in _BACKENDS:
     _backend = _BACKENDS[0]
 
 
+_GARBLE_RUNNERS = {"numba": garble_chunk_fused, "numpy": garble_chunk_numpy}
+_EVALUATE_RUNNERS = {"numba": evaluate_chunk_fused, "numpy": evaluate_chunk_numpy}
+
+
 def available_backends() -> tuple[str, ...]:
-    """Per-level kernels available here: ``"numba"`` (fused loops, if numba imports) and ``"numpy"``."""
+    """Per-level kernels available here, fastest first: ``"aesni"`` (one compiled loop per level with the
+    hash inside, :mod:`private_mdi.gc.aesni`: numba and a CPU with AES-NI), ``"numba"`` (compiled loops
+    around batched AES-ECB calls of :mod:`cryptography`) and ``"numpy"``."""
     return _BACKENDS
 
 
 def get_backend() -> str:
-    """The backend in use (default: numba when available; env PRIVATE_MDI_GC_BACKEND overrides)."""
+    """The backend in use (default: the first of :func:`available_backends`; env PRIVATE_MDI_GC_BACKEND
+    overrides)."""
     return _backend
 
 
 def set_backend(name: str) -> str:
-    """Select the per-level kernels; returns the previous choice. Both give bit-identical results."""
+    """Select the per-level kernels; returns the previous choice. All give bit-identical results."""
     global _backend
     if name not in _BACKENDS:
         raise ParameterError(f"backend must be one of {_BACKENDS}, got {name!r}")
     previous, _backend = _backend, name
+    return previous
+
+
+def set_threads(n: int) -> int:
+    """Threads of the ``aesni`` backend's garbling and evaluation (default 1); returns the previous value.
+
+    The copies are split into n contiguous ranges, one per thread (the compiled kernels release the GIL);
+    results are bit-identical for every n (tweaks come from the global copy index). A range gets at least
+    64 copies, so small garblings stay on one thread. Other backends ignore it.
+    """
+    global _threads
+    n = check_int("threads", n, lo=1, hi=256)
+    previous, _threads = _threads, n
     return previous
 
 
@@ -148,8 +171,10 @@ def _garble_plan(plan: Plan, zero_in: np.ndarray, delta: np.ndarray) -> tuple[np
     tweaks from the global copy index, so the result does not depend on the chunking or the backend.
     """
     copies = delta.shape[0]
+    if _backend == "aesni":
+        return aesni.garble_plan(plan, zero_in, delta, threads=_threads)
     chunk = _chunk(plan, copies)
-    runner = garble_chunk_fused if _backend == "numba" else garble_chunk_numpy
+    runner = _GARBLE_RUNNERS[_backend]
     tables = np.empty((plan.n_and, 2, copies, 2), dtype=np.uint64)
     out = np.empty((plan.out_slots.size, copies, 2), dtype=np.uint64)
     L = np.empty((plan.n_slots, chunk, 2), dtype=np.uint64)
@@ -175,8 +200,10 @@ def _evaluate_plan(
     """
     copies = labels_in.shape[1]
     total = copies if total is None else total
+    if _backend == "aesni":
+        return aesni.evaluate_plan(plan, tables, labels_in, total, first, threads=_threads)
     chunk = _chunk(plan, copies)
-    runner = evaluate_chunk_fused if _backend == "numba" else evaluate_chunk_numpy
+    runner = _EVALUATE_RUNNERS[_backend]
     out = np.empty((plan.out_slots.size, copies, 2), dtype=np.uint64)
     L = np.empty((plan.n_slots, chunk, 2), dtype=np.uint64)
     sc = Scratch(plan, chunk, 2)

@@ -27,12 +27,13 @@ use the same plan: it is a deterministic function of the circuit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from .gates import EQ, EQW, INV, XOR, CircuitView
 
-__all__ = ["AndBatch", "Plan", "Stage", "XorBatch", "build_plan"]
+__all__ = ["AndBatch", "FlatPlan", "Plan", "Stage", "XorBatch", "build_plan"]
 
 _INPUT, _ZERO, _XOR, _AND = 0, 1, 2, 3
 
@@ -81,6 +82,25 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class FlatPlan:
+    """The stages as flat arrays for a compiled loop over the whole plan: the AND gates of stage s are
+    global numbers ``and_lo[s] .. and_lo[s + 1] − 1`` (operands ``aa``/``ab``, inversion flags ``fa``/``fb``,
+    outputs from slot ``and_out[s]``), its XOR gates ``xor_lo[s] .. xor_lo[s + 1] − 1`` (operands
+    ``xa``/``xb``, outputs from slot ``xor_out[s]``, in sub-level order)."""
+
+    and_lo: np.ndarray
+    and_out: np.ndarray
+    xor_lo: np.ndarray
+    xor_out: np.ndarray
+    aa: np.ndarray
+    ab: np.ndarray
+    fa: np.ndarray
+    fb: np.ndarray
+    xa: np.ndarray
+    xb: np.ndarray
+
+
+@dataclass(frozen=True)
 class Plan:
     """Compiled schedule of a circuit (see the module docstring)."""
 
@@ -97,6 +117,37 @@ class Plan:
     @property
     def max_and_batch(self) -> int:
         return max((s.ands.size for s in self.stages if s.ands is not None), default=0)
+
+    @cached_property
+    def flat(self) -> FlatPlan:
+        """:class:`FlatPlan` of this plan (built once)."""
+        and_lo, xor_lo, and_out, xor_out = [0], [0], [], []
+        aa, ab, fa, fb, xa, xb = [], [], [], [], [], []
+        for st in self.stages:
+            if st.ands is not None:
+                if st.ands.first != and_lo[-1]:  # pragma: no cover - build_plan numbers ANDs in order
+                    raise AssertionError("AND gates are not numbered in stage order")
+                aa.append(st.ands.a)
+                ab.append(st.ands.b)
+                fa.append(st.ands.flags_a)
+                fb.append(st.ands.flags_b)
+            and_out.append(st.ands.out_start if st.ands is not None else 0)
+            and_lo.append(and_lo[-1] + (st.ands.size if st.ands is not None else 0))
+            if st.all_xors is not None:
+                xa.append(st.all_xors.a)
+                xb.append(st.all_xors.b)
+            xor_out.append(st.all_xors.out_start if st.all_xors is not None else 0)
+            xor_lo.append(xor_lo[-1] + (st.all_xors.size if st.all_xors is not None else 0))
+
+        def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+            return np.ascontiguousarray(np.concatenate(parts) if parts else np.empty(0), dtype=dtype)
+
+        return FlatPlan(
+            and_lo=np.asarray(and_lo, dtype=np.int64), and_out=np.asarray(and_out, dtype=np.int64),
+            xor_lo=np.asarray(xor_lo, dtype=np.int64), xor_out=np.asarray(xor_out, dtype=np.int64),
+            aa=cat(aa, np.int64), ab=cat(ab, np.int64), fa=cat(fa, np.uint8), fb=cat(fb, np.uint8),
+            xa=cat(xa, np.int64), xb=cat(xb, np.int64),
+        )
 
 
 def build_plan(circuit: CircuitView) -> Plan:

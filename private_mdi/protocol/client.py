@@ -39,7 +39,13 @@ from .. import errors as mdi_errors
 from ..errors import MaterialReusedError, PrivateMDIError
 from ..keyagreement import KeyAgreementKey, decode_public_key, encode_public_key, shared_key
 from ..ot import OTChooser
-from ..paillier import EncryptedReply, PaillierKeyPair, client_decrypt_reply, client_encrypt_mask
+from ..paillier import (
+    ROLE_THREADS,
+    EncryptedReply,
+    PaillierKeyPair,
+    client_decrypt_reply,
+    client_encrypt_mask,
+)
 from . import messages as m
 from .base import Outgoing, RoleBase
 from .cloud import KCS_CONTEXT
@@ -195,7 +201,7 @@ class Client(RoleBase):
             raise ProtocolError(f"client: unexpected correlation for layer {ell}, inference {cf}")
         with self.timed("paillier"):
             reply = EncryptedReply.from_bytes(message.payload, kp.public)
-            rr, aa = client_decrypt_reply(kp, state, reply)  # type: ignore[misc]
+            rr, aa = client_decrypt_reply(kp, state, reply, threads=ROLE_THREADS)  # type: ignore[misc]
         lo = cf - chunk.first
         chunk.r[ell][lo : lo + message.count] = rr
         chunk.a[ell][lo : lo + message.count] = aa

@@ -31,7 +31,7 @@ from ..gc.garble import garble
 from ..keyagreement import KeyAgreementKey, decode_public_key, encode_public_key, shared_key
 from ..nn.operator import SparseOperator
 from ..ot import OTSender
-from ..paillier import PublicKey, RandomizerPool, owner_respond
+from ..paillier import ROLE_THREADS, PublicKey, RandomizerPool, owner_respond
 from . import messages as m
 from .base import Outgoing, Reply, ServerRole
 from .layout import (
@@ -145,14 +145,16 @@ class Cloud(ServerRole):
         if message.count != want:
             raise ProtocolError(f"cloud: request for {message.count} inferences, expected {want}")
         chunk.pending.discard((ell, cf))
+        params = correlation_params(spec, ell, want)
         with self.timed("paillier"):
+            if self.pool is not None and ROLE_THREADS > 1:
+                # the reply's re-randomisers u^n on every core first (the pool's own randomness, drawn in
+                # order: the same units as computing them one by one while answering)
+                need = params.layout(self.public.bits).reply_cts - len(self.pool)
+                if need > 0:
+                    self.pool.fill(need, threads=ROLE_THREADS)
             s, reply = owner_respond(
-                self.public,
-                self.layers[ell - 1].weight,
-                correlation_params(spec, ell, want),
-                message.payload,
-                self.rng,
-                pool=self.pool,
+                self.public, self.layers[ell - 1].weight, params, message.payload, self.rng, pool=self.pool
             )
         chunk.s[ell][cf - chunk.first : cf - chunk.first + want] = s
         out: Outgoing = [(CLIENT, m.EncCorrelation(cf, ell, reply.to_bytes(), want))]
