@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_nn_operator import _small_conv_layers
 
 from cmpc.errors import ProtocolError
 from cmpc.field import PrimeField
@@ -14,7 +15,6 @@ from cmpc.rand import RandomSource
 from cmpc.wire import join_parts, split_parts
 from private_mdi.inference import PrivateInference
 from private_mdi.nn import lowering
-from private_mdi.nn.layers import Conv2d, Dense, Flatten, MaxPool2d, ReLU
 from private_mdi.nn.model import Model
 from private_mdi.nn.operator import SparseOperator
 from private_mdi.paillier import PaillierKeyPair
@@ -22,19 +22,7 @@ from private_mdi.protocol.sparse_wire import decode_sparse, encode_sparse
 
 
 def _conv_model() -> Model:
-    g = np.random.default_rng(21)
-    return Model(
-        (1, 8, 8),
-        [
-            Conv2d(g.normal(0, 0.4, (2, 1, 3, 3)), g.normal(0, 0.1, 2), padding=1),
-            ReLU(),
-            MaxPool2d(2),
-            Conv2d(g.normal(0, 0.3, (3, 2, 3, 3)), g.normal(0, 0.1, 3)),
-            ReLU(),
-            Flatten(),
-            Dense(g.normal(0, 0.3, (4, 12)), g.normal(0, 0.1, 4)),
-        ],
-    )
+    return Model((1, 8, 8), _small_conv_layers())  # the conv model of the lowering tests
 
 
 def test_sparse_conv_model_end_to_end_is_bit_exact(monkeypatch: pytest.MonkeyPatch) -> None:
