@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from private_mdi.fixedpoint import FixedPoint, choose_parameters
-from private_mdi.nn.lowering import build_linear, quantize, range_layers
-from private_mdi.nn.operator import SparseOperator
-from private_mdi.nn.zoo import cifar_cnn
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]  # benchmarks/private_mdi.py
+
+from private_mdi.fixedpoint import FixedPoint, choose_parameters  # noqa: E402
+from private_mdi.nn.lowering import build_linear, quantize, range_layers  # noqa: E402
+from private_mdi.nn.operator import SparseOperator  # noqa: E402
+from private_mdi.nn.zoo import cifar_cnn  # noqa: E402
 
 
 def measure(channels: int, sparse_above: int | None) -> dict[str, Any]:
