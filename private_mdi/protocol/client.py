@@ -178,8 +178,9 @@ class Client(RoleBase):
             for ell in range(1, self.spec.layers + 1):
                 for cf, cnt in batch_plan(self.spec, ell, first, count):
                     with self.timed("paillier"):
+                        # upload pad: n_in CRT decryptions on ROLE_THREADS cores (same bytes for any count)
                         state, msg = client_encrypt_mask(
-                            kp, correlation_params(self.spec, ell, cnt), self.rng
+                            kp, correlation_params(self.spec, ell, cnt), self.rng, threads=ROLE_THREADS
                         )
                     chunk.states[(ell, cf)] = state
                     out.append((CLOUD, m.EncMasks(cf, ell, msg.to_bytes(), cnt)))
