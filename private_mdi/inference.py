@@ -519,7 +519,7 @@ def _spec(
     # public Paillier weight bounds, rounded up to 2^b − 1 so that only the bit length b of each layer's
     # largest |Ŵ| is revealed to the client
     bounds = tuple(
-        min((1 << max(1, int(np.abs(q.weight).max(initial=0))).bit_length()) - 1, (p - 1) // 2)
+        min((1 << max(1, q.weight_abs_max()).bit_length()) - 1, (p - 1) // 2)
         for q in quantized
     )
     slices: tuple[tuple[tuple[int, int, int, int], ...], ...] = ()

@@ -3,6 +3,8 @@ Paillier correlation over a sparse operator (same reply as the dense matrix)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -171,10 +173,76 @@ def test_zoo_architectures() -> None:
         cifar_cnn(0)
 
 
-def test_full_width_cifar_is_refused_with_a_named_error() -> None:
-    """64 channels: the dense equivalent of the first conv (65536 × 3072) exceeds MAX_DENSE_ELEMENTS."""
+def test_large_conv_segments_lower_sparse_and_only_dense_ones_are_refused() -> None:
+    """cifar_cnn(8): the conv segments above SPARSE_MIN_ELEMENTS become CSR operators (no dense-size
+    refusal); a dense segment over MAX_DENSE_ELEMENTS (a huge Dense layer) is still refused."""
+    c = cifar_cnn(8)
+    kinds = [isinstance(lin.weight, SparseOperator) for lin in c.linear_layers()]
+    assert kinds[0] and not kinds[-1]  # first conv 8192 × 3072 sparse, last FC dense
+    first = c.linear_layers()[0].weight
+    assert isinstance(first, SparseOperator) and first.nnz <= 8192 * 27
+    x = np.random.default_rng(0).uniform(0, 1, (2, 3, 32, 32))
+    np.testing.assert_allclose(c.forward_dense(x), c.forward(x), rtol=1e-9, atol=1e-9)
     with pytest.raises(UnsupportedModelError, match="dense equivalent needs"):
-        cifar_cnn(64)
+        build_linear((12000,), [Dense(np.zeros((12000, 12000)), np.zeros(12000))])
+
+
+def _small_conv_layers() -> list[Any]:
+    g = np.random.default_rng(5)
+    return [
+        Conv2d(g.normal(0, 0.4, (3, 1, 3, 3)), g.normal(0, 0.1, 3), padding=1),
+        ReLU(),
+        MaxPool2d(2),
+        Conv2d(g.normal(0, 0.3, (4, 3, 3, 3)), g.normal(0, 0.1, 4)),
+        ReLU(),
+        Flatten(),
+        Dense(g.normal(0, 0.3, (5, 16)), g.normal(0, 0.1, 5)),
+    ]
+
+
+def test_sparse_lowering_matches_dense_quantisation_reference_and_parameters() -> None:
+    """The same model lowered dense and sparse (sparse_above=0): same Ŵ, same fixed-point reference, and
+    the range analysis chooses the same (p, f) with the same per-layer bounds."""
+    from private_mdi.fixedpoint import FixedPoint, choose_parameters, reference_forward
+    from private_mdi.nn.lowering import quantize, range_layers
+
+    layers = _small_conv_layers()
+    dense = build_linear((1, 8, 8), layers)
+    sparse = build_linear((1, 8, 8), layers, sparse_above=0)
+    assert isinstance(sparse[0].weight, SparseOperator) and isinstance(sparse[1].weight, SparseOperator)
+    assert not isinstance(dense[0].weight, SparseOperator)
+    fp = FixedPoint(2**61 - 1, 10)
+    qd, qs = quantize(dense, fp), quantize(sparse, fp)
+    for a, b in zip(qd, qs, strict=True):
+        w = b.weight.to_dense() if isinstance(b.weight, SparseOperator) else b.weight
+        np.testing.assert_array_equal(a.weight, w)
+        np.testing.assert_array_equal(a.bias, b.bias)
+        assert a.weight_abs_max() == b.weight_abs_max()
+    x = fp.encode(np.random.default_rng(1).uniform(-1, 1, (3, 64)), what="input")
+    np.testing.assert_array_equal(reference_forward(fp, qd, x), reference_forward(fp, qs, x))
+    pd = choose_parameters(range_layers(dense), input_bound=1.0)
+    ps = choose_parameters(range_layers(sparse), input_bound=1.0)
+    assert (pd.p, pd.f) == (ps.p, ps.f)
+    assert [r.bound for r in pd.report.layers] == [r.bound for r in ps.report.layers]
+    assert [r.weight_bound for r in pd.report.layers] == [r.weight_bound for r in ps.report.layers]
+
+
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(0, 2**40))
+@settings(max_examples=30, deadline=None)
+def test_sparse_interval_propagation_is_exact_beyond_int64(rows: int, cols: int, seed: int) -> None:
+    """Entries and inputs large enough to leave the int64 fast path: the sparse limb product equals the
+    dense object-array product."""
+    import scipy.sparse as sp
+
+    from private_mdi.fixedpoint.ranges import _interval_matvec
+
+    g = np.random.default_rng(seed)
+    w = g.integers(-(2**40), 2**40, (rows, cols)) * (g.random((rows, cols)) < 0.6)
+    lo = np.array([-int(v) << 20 for v in g.integers(0, 2**40, cols)], dtype=object)
+    hi = np.array([int(v) << 20 for v in g.integers(0, 2**40, cols)], dtype=object)
+    dl, du = _interval_matvec(w.astype(object), lo, hi)
+    sl, su = _interval_matvec(sp.csr_matrix(w.astype(np.int64)), lo, hi)
+    assert list(dl) == list(sl) and list(du) == list(su)
     op = conv2d_operator(Conv2d(np.ones((64, 3, 3, 3)), np.zeros(64), padding=1), (3, 32, 32))
     assert op.shape == (65536, 3072) and op.nbytes < 65536 * 3072 * 8 // 40  # 26.4 MiB vs 1.5 GiB dense
 

@@ -91,7 +91,7 @@ class QuantizedLike(Protocol):
     @property
     def out_dim(self) -> int: ...
 
-    def weight_mod(self, p: int) -> np.ndarray: ...
+    def weight_mod(self, p: int) -> Any: ...  # an int64 array, or a sparse operator with matmul_mod
 
     def bias_mod(self, p: int) -> np.ndarray: ...
 
@@ -180,8 +180,11 @@ def reference_forward(
     h = np.asarray(x_hat, dtype=np.int64)
     vs: list[np.ndarray] = []
     for q in layers:
+        w = q.weight_mod(fld.p)
+        # a sparse operator (private_mdi.nn.operator.SparseOperator) gives the exact product itself
+        wh = w.matmul_mod(h.T, fld.p).T if hasattr(w, "matmul_mod") else fld.raw_matmul(h, w.T)
         v = fld.raw_add(
-            fld.raw_matmul(h, q.weight_mod(fld.p).T),
+            wh,
             np.broadcast_to(q.bias_mod(fld.p), (h.shape[0], q.out_dim)),
         )
         vs.append(v)

@@ -32,6 +32,10 @@ Model description accepted here
   ``(out,)`` or ``None``;
 * a :class:`DenseLayer`.
 
+``W`` may also be a ``scipy.sparse`` matrix (a convolution kept sparse by the model code): then only its
+non-zeros are encoded, and ``z``'s interval is computed with sparse products, ``W⁺ hi + W⁻ lo`` and
+``W⁺ lo + W⁻ hi`` (``W⁺``/``W⁻`` the positive/negative parts), exactly equal to the dense computation.
+
 Floating-point ``W``/``b`` are real-valued and encoded at ``2^f`` / ``2^{2f}``; integer ``W``/``b`` are taken
 as already encoded (``Ŵ``, ``β̂``) for the ``f`` given. A ReLU (with truncation by ``2^f``) sits between
 consecutive layers, none after the last. Convolutions and average pooling are lowered to such matrices
@@ -48,6 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from cmpc.errors import ShapeError
 from cmpc.field import PrimeField
@@ -112,7 +117,7 @@ def _as_layers(layers: Sequence[Any]) -> list[DenseLayer]:
             layer = item
         elif isinstance(item, tuple | list) and len(item) in (2, 3):
             layer = DenseLayer(
-                np.asarray(item[0]),
+                item[0] if sp.issparse(item[0]) else np.asarray(item[0]),
                 None if item[1] is None else np.asarray(item[1]),
                 item[2] if len(item) == 3 else None,
             )
@@ -120,7 +125,7 @@ def _as_layers(layers: Sequence[Any]) -> list[DenseLayer]:
             raise ParameterError(
                 f"layer {idx + 1} must be (W, b), (W, b, name) or a DenseLayer, got {type(item).__name__}"
             )
-        w = np.asarray(layer.weight)
+        w = sp.csr_matrix(layer.weight) if sp.issparse(layer.weight) else np.asarray(layer.weight)
         if w.ndim != 2:
             raise ShapeError(f"layer {idx + 1}: weight must be a 2-D (out, in) matrix, got shape {w.shape}")
         if layer.bias is not None and np.asarray(layer.bias).shape != (w.shape[0],):
@@ -142,8 +147,18 @@ def _as_layers(layers: Sequence[Any]) -> list[DenseLayer]:
     return out
 
 
-def _encode_int(a: np.ndarray, scale_bits: int, what: str) -> np.ndarray:
-    """Real → round(a·2^s) as an object array of Python ints; integer arrays are taken as encoded."""
+def _encode_int(a: Any, scale_bits: int, what: str) -> Any:
+    """Real → round(a·2^s) as an object array of Python ints; integer arrays are taken as encoded.
+    A sparse matrix gives an int64 sparse matrix (encoded non-zeros; they must fit 62 bits)."""
+    if sp.issparse(a):
+        c = sp.csr_matrix(a, copy=True)  # a copy: scipy sorts indices in place, never touch the caller's
+        c.sum_duplicates()
+        if np.issubdtype(c.data.dtype, np.integer):
+            return c.astype(np.int64)
+        q = scaled_rint(c.data, scale_bits, what)
+        if q.size and float(np.abs(q).max()) >= 2.0**62:
+            raise OverflowRiskError(f"{what}: encoded entries need 62 bits or more", layer=what)
+        return sp.csr_matrix((q.astype(np.int64), c.indices, c.indptr), shape=c.shape)
     if np.issubdtype(a.dtype, np.integer):
         return a.astype(object)
     if not np.issubdtype(a.dtype, np.floating):
@@ -151,12 +166,46 @@ def _encode_int(a: np.ndarray, scale_bits: int, what: str) -> np.ndarray:
     return np.vectorize(int, otypes=[object])(scaled_rint(a, scale_bits, what))
 
 
-def _absmax(a: np.ndarray) -> int:
+def _absmax(a: Any) -> int:
+    if sp.issparse(a):
+        return int(np.abs(a.data).max()) if a.nnz else 0
     return int(np.abs(a).max()) if a.size else 0
 
 
-def _interval_matvec(w: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _sparse_exact(w: sp.csr_matrix, x: np.ndarray) -> np.ndarray:
+    """Exact ``W x`` for an int64 sparse W and Python-int x (object array): x = x⁺ − x⁻ is cut into
+    k-bit limbs so that every int64 row sum ``Σ_j |W_ij| · limb_j < 2^62``, then recombined exactly."""
+    row_nnz = int(np.diff(w.indptr).max(initial=0))
+    k = 62 - max(1, _absmax(w)).bit_length() - max(1, row_nnz).bit_length()
+    if k < 1:
+        raise ParameterError(f"sparse operator {w.shape}: entries too large for exact int64 limbs")
+    out = np.array([0] * w.shape[0], dtype=object)
+    mask = (1 << k) - 1
+    for sign, part in ((1, [max(0, int(v)) for v in x]), (-1, [max(0, -int(v)) for v in x])):
+        t, rest = 0, part
+        while any(rest):
+            limb = np.array([v & mask for v in rest], dtype=np.int64)
+            out = out + sign * (w @ limb).astype(object) * (1 << (k * t))
+            rest = [v >> k for v in rest]
+            t += 1
+    return out
+
+
+def _interval_matvec(w: Any, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exact interval image of a box under x ↦ W x (object arrays of Python ints)."""
+    if sp.issparse(w):
+        sp_pos, sp_neg = w.maximum(0).tocsr(), w.minimum(0).tocsr()
+        row_nnz = int(np.diff(w.indptr).max(initial=0))
+        if _absmax(w) * max(_absmax(lo), _absmax(hi)) * max(1, row_nnz) < 2**62:
+            l64, h64 = lo.astype(np.int64), hi.astype(np.int64)
+            return (
+                (sp_pos @ l64 + sp_neg @ h64).astype(object),
+                (sp_pos @ h64 + sp_neg @ l64).astype(object),
+            )
+        return (
+            _sparse_exact(sp_pos, lo) + _sparse_exact(sp_neg, hi),
+            _sparse_exact(sp_pos, hi) + _sparse_exact(sp_neg, lo),
+        )
     wpos = np.where(w > 0, w, 0)
     wneg = np.where(w < 0, w, 0)
     # int64 fast path when every partial sum provably fits

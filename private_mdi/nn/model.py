@@ -20,6 +20,7 @@ from ..fixedpoint import FixedPoint, reference_forward
 from ..placement import Placement, round_robin, validate_placement
 from .layers import Layer, MaxPool2d, ReLU
 from .lowering import LinearLayer, QuantizedLayer, build_linear, quantize, range_layers
+from .operator import SparseOperator
 
 __all__ = ["HEADS", "Model"]
 
@@ -126,7 +127,10 @@ class Model:
         takes. With max pooling the layer after a pooled ReLU takes the pooled values as input; use
         :meth:`range_layers` for the analysis.
         """
-        return [(lin.weight, lin.bias) for lin in self._linear]
+        return [
+            (lin.weight.to_dense() if isinstance(lin.weight, SparseOperator) else lin.weight, lin.bias)
+            for lin in self._linear
+        ]
 
     def range_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """``(W, b)`` per linear layer for :func:`~private_mdi.fixedpoint.analyse_ranges` (sound bounds).
@@ -174,7 +178,8 @@ class Model:
         """Float forward pass through the dense-equivalent linear layers (same result as :meth:`forward`)."""
         h = self._batch(x)
         for lin in self._linear:
-            h = h @ lin.weight.T + lin.bias
+            w = lin.weight
+            h = (w.matmul(h.T).T if isinstance(w, SparseOperator) else h @ w.T) + lin.bias
             if lin.relu_after:
                 h = np.maximum(h, 0.0)
                 if lin.pool is not None:

@@ -29,6 +29,7 @@ from cmpc.wire import encode_matrix, join_parts
 
 from ..gc.garble import garble
 from ..keyagreement import KeyAgreementKey, decode_public_key, encode_public_key, shared_key
+from ..nn.operator import SparseOperator
 from ..ot import OTSender
 from ..paillier import ROLE_THREADS, PublicKey, RandomizerPool, owner_respond
 from . import messages as m
@@ -41,6 +42,7 @@ from .layout import (
     relu_circuit,
     transfer_id,
 )
+from .sparse_wire import encode_sparse
 from .spec import CLIENT, SessionSpec, edge_name
 
 __all__ = ["KCS_CONTEXT", "Cloud", "CloudLayer"]
@@ -54,7 +56,7 @@ class CloudLayer:
     """What S needs of linear layer ℓ: the signed quantised Ŵ_ℓ and β̂_ℓ mod p."""
 
     index: int
-    weight: np.ndarray
+    weight: np.ndarray | SparseOperator
     bias_mod: np.ndarray
 
 
@@ -115,8 +117,14 @@ class Cloud(ServerRole):
         p = self.spec.p
         for q in self.layers:
             for j, (h, lo, hi, _) in enumerate(self.spec.slices_of(q.index)):
-                w, b = np.mod(q.weight[lo:hi], p), q.bias_mod[lo:hi]
-                payload = join_parts([encode_matrix(w, p), encode_matrix(b, p)])
+                wq, b = q.weight, q.bias_mod[lo:hi]
+                # a sparse layer travels as its CSR rows (sparse_wire), a dense one as a field matrix
+                w_bytes = (
+                    encode_sparse(wq.rows(lo, hi), p)
+                    if isinstance(wq, SparseOperator)
+                    else encode_matrix(np.mod(wq[lo:hi], p), p)
+                )
+                payload = join_parts([w_bytes, encode_matrix(b, p)])
                 out.append((edge_name(h), m.Weights(0, self.spec.unit(q.index, j), payload)))
         return out
 

@@ -37,11 +37,13 @@ from cmpc.wire import element_width, split_parts
 from ..gc.encoding import Decoder, GarbledCircuit, GroupKeys, Labels, assemble_labels
 from ..gc.garble import evaluate_copies
 from ..gc.relu import bits_to_field
+from ..nn.operator import SparseOperator
 from ..ot import receive
 from . import messages as m
 from .base import Outgoing, Reply, ServerRole
 from .layout import MAX_BATCH, edge_wire_bits, relu_circuit, rows_to_labels
 from .material import MaterialStore
+from .sparse_wire import decode_sparse, is_sparse_payload
 from .spec import CLIENT, CLOUD, SessionSpec, edge_name
 
 __all__ = ["Edge"]
@@ -66,7 +68,8 @@ class Edge(ServerRole):
         self._evaluated_u = {spec.unit(ell, j) for ell, j in self.evaluated_units}
         #: gathered slices of u_ℓ per (inference, ℓ) while not all have arrived
         self._gather: dict[Key, dict[int, np.ndarray]] = {}
-        self.weights: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        #: (Ŵ mod p, β̂ mod p) per hosted layer; Ŵ a CSR operator (centred residues) for a sparse layer
+        self.weights: dict[int, tuple[np.ndarray | SparseOperator, np.ndarray]] = {}
         self.s: MaterialStore[Key] = MaterialStore(self.name, "s-vector")
         self.bkeys: MaterialStore[Key] = MaterialStore(self.name, "b-wire keys")
         self.garbled: MaterialStore[Key] = MaterialStore(self.name, "garbled circuit")
@@ -125,7 +128,11 @@ class Edge(ServerRole):
             raise ProtocolError(f"{self.name}: weights of layer {ell}, which this edge does not host")
         rows = self._rows(ell)
         w_b, b_b = split_parts(message.payload, 2, what="weights")
-        w = m.Weights(payload=w_b).matrix(spec.p, (rows, spec.in_dim(ell)))
+        w: np.ndarray | SparseOperator
+        if is_sparse_payload(w_b):
+            w = decode_sparse(w_b, spec.p, (rows, spec.in_dim(ell)))
+        else:
+            w = m.Weights(payload=w_b).matrix(spec.p, (rows, spec.in_dim(ell)))
         b = m.Weights(payload=b_b).matrix(spec.p, (1, rows))[0]
         self.weights[ell] = (w, b)
         return self._setup_ack()
@@ -322,7 +329,10 @@ class Edge(ServerRole):
         w, beta = self.weights[layer]
         unit = self.spec.unit(layer, self.slice_of[layer])
         s = np.stack(self._take(self.s, inference, u.shape[0], unit))
-        wu = fld.raw_matmul(np.ascontiguousarray(u), np.ascontiguousarray(w.T))
+        if isinstance(w, SparseOperator):  # exact CSR product, only the non-zeros: (W Uᵀ)ᵀ
+            wu = w.matmul_mod(np.ascontiguousarray(u.T), fld.p).T
+        else:
+            wu = fld.raw_matmul(np.ascontiguousarray(u), np.ascontiguousarray(w.T))
         return fld.raw_add(fld.raw_add(wu, s), beta[None, :])
 
     def _evaluate_relu(self, first: int, n: int, unit: int, b_labels: bytes) -> np.ndarray:

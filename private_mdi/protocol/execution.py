@@ -151,7 +151,8 @@ def write_cloud_layers(path: Path, layers: list[CloudLayer]) -> None:
     """The cloud's private weights for its process (``w<ℓ>``, ``b<ℓ>``; int64, no pickle)."""
     arrays: dict[str, Any] = {}
     for q in layers:
-        arrays[f"w{q.index}"] = np.asarray(q.weight, np.int64)
+        w = q.weight.to_dense() if hasattr(q.weight, "to_dense") else q.weight
+        arrays[f"w{q.index}"] = np.asarray(w, np.int64)
         arrays[f"b{q.index}"] = np.asarray(q.bias_mod, np.int64)
     with open(path, "wb") as fh:
         np.savez(fh, **arrays)  # type: ignore[arg-type]
