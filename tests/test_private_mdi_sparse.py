@@ -82,3 +82,37 @@ def test_csr_weight_codec_rejects_bad_input() -> None:
     bad_ix = np.array([0, 7, 1], "<u4").tobytes()  # column 7 of a 3-column operator
     with pytest.raises(ProtocolError, match="column index"):
         decode_sparse(b"CSR1" + join_parts([head, ip, bad_ix, data]), _P61, op.shape)
+
+
+def test_cloud_model_file_keeps_sparse_layers_sparse(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from private_mdi.errors import ParameterError
+    from private_mdi.protocol.cloud import CloudLayer
+    from private_mdi.protocol.execution import read_cloud_layers, write_cloud_layers
+
+    monkeypatch.setattr(lowering, "SPARSE_MIN_ELEMENTS", 0)
+    keys = PaillierKeyPair.generate(2048, RandomSource(seed="sparse-file"))
+    pi = PrivateInference(_conv_model(), edges=2, paillier_keys=keys, mode="sequential")
+    layers = [CloudLayer(q.index, q.weight, q.bias_mod(pi.p)) for q in pi.quantized]
+    path = tmp_path / "cloud.npz"
+    write_cloud_layers(path, layers)
+    with np.load(path) as data:
+        assert "w1_indptr" in data.files and "w1" not in data.files and "w3" in data.files
+    back = read_cloud_layers(path, pi.spec)
+    for a, b in zip(layers, back):
+        if isinstance(a.weight, SparseOperator):
+            assert isinstance(b.weight, SparseOperator)
+            np.testing.assert_array_equal(a.weight.to_dense(), b.weight.to_dense())
+        else:
+            np.testing.assert_array_equal(a.weight, b.weight)
+        np.testing.assert_array_equal(a.bias_mod, b.bias_mod)
+    # a corrupted CSR structure or a missing member is a named error, not a wrong model
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    bad = dict(arrays, w1_indices=arrays["w1_indices"] + 10_000)
+    np.savez(tmp_path / "bad.npz", **bad)
+    with pytest.raises(ParameterError, match="layer 1"):
+        read_cloud_layers(tmp_path / "bad.npz", pi.spec)
+    missing = {k: v for k, v in arrays.items() if k != "b2"}
+    np.savez(tmp_path / "missing.npz", **missing)
+    with pytest.raises(ParameterError, match="'b2' is missing"):
+        read_cloud_layers(tmp_path / "missing.npz", pi.spec)

@@ -34,10 +34,13 @@ from typing import Any
 import numpy as np
 
 from cmpc import runtime
+from cmpc.errors import ShapeError
 from cmpc.launch import Child, LaunchError, python_module
 from cmpc.net import MemoryNetwork, Meter, Transport
 from cmpc.net.link import LinkEmulator, LinkSpec
 
+from ..errors import ParameterError
+from ..nn.operator import SparseOperator
 from .base import Outgoing
 from .client import Client, PartyError
 from .cloud import Cloud, CloudLayer
@@ -148,11 +151,19 @@ class LocalExecution(Execution):
 
 
 def write_cloud_layers(path: Path, layers: list[CloudLayer]) -> None:
-    """The cloud's private weights for its process (``w<ℓ>``, ``b<ℓ>``; int64, no pickle)."""
+    """The cloud's private weights for its process (no pickle): per layer ℓ the bias ``b<ℓ>`` and either
+    the dense ``w<ℓ>`` or, for a sparse layer, its CSR arrays ``w<ℓ>_shape``, ``w<ℓ>_indptr``,
+    ``w<ℓ>_indices``, ``w<ℓ>_data`` (so the file is proportional to the non-zeros); all int64."""
     arrays: dict[str, Any] = {}
     for q in layers:
-        w = q.weight.to_dense() if hasattr(q.weight, "to_dense") else q.weight
-        arrays[f"w{q.index}"] = np.asarray(w, np.int64)
+        w = q.weight
+        if isinstance(w, SparseOperator):
+            arrays[f"w{q.index}_shape"] = np.asarray(w.shape, np.int64)
+            arrays[f"w{q.index}_indptr"] = np.asarray(w.indptr, np.int64)
+            arrays[f"w{q.index}_indices"] = np.asarray(w.indices, np.int64)
+            arrays[f"w{q.index}_data"] = np.asarray(w.data, np.int64)
+        else:
+            arrays[f"w{q.index}"] = np.asarray(w, np.int64)
         arrays[f"b{q.index}"] = np.asarray(q.bias_mod, np.int64)
     with open(path, "wb") as fh:
         np.savez(fh, **arrays)  # type: ignore[arg-type]
@@ -160,11 +171,43 @@ def write_cloud_layers(path: Path, layers: list[CloudLayer]) -> None:
 
 
 def read_cloud_layers(path: str | Path, spec: SessionSpec) -> list[CloudLayer]:
+    """Read :func:`write_cloud_layers`' file, checked against the session: every layer present, shapes
+    ``(d_ℓ, in_dim(ℓ))``, integer arrays, a valid CSR structure (else :class:`ParameterError`)."""
+    out: list[CloudLayer] = []
     with np.load(path, allow_pickle=False) as data:
-        return [
-            CloudLayer(ell, np.asarray(data[f"w{ell}"], np.int64), np.asarray(data[f"b{ell}"], np.int64))
-            for ell in range(1, spec.layers + 1)
-        ]
+        names = set(data.files)
+
+        def get(name: str) -> np.ndarray:
+            if name not in names:
+                raise ParameterError(f"cloud model file {path}: member {name!r} is missing")
+            arr = np.asarray(data[name])
+            if arr.dtype.kind not in "iu":
+                raise ParameterError(f"cloud model file {path}: {name!r} must be integer, got {arr.dtype}")
+            return arr.astype(np.int64)
+
+        for ell in range(1, spec.layers + 1):
+            want = (spec.dims[ell], spec.in_dim(ell))
+            w: np.ndarray | SparseOperator
+            if f"w{ell}_indptr" in names:
+                shape = tuple(int(v) for v in get(f"w{ell}_shape"))
+                if shape != want:
+                    raise ParameterError(f"cloud model file {path}: layer {ell} is {shape}, expected {want}")
+                try:
+                    w = SparseOperator((shape[0], shape[1]), get(f"w{ell}_indptr"), get(f"w{ell}_indices"),
+                                       get(f"w{ell}_data"))
+                except ShapeError as exc:
+                    raise ParameterError(f"cloud model file {path}: layer {ell}: {exc}") from exc
+            else:
+                w = get(f"w{ell}")
+                if w.shape != want:
+                    raise ParameterError(
+                        f"cloud model file {path}: layer {ell} is {w.shape}, expected {want}"
+                    )
+            b = get(f"b{ell}")
+            if b.shape != (spec.dims[ell],):
+                raise ParameterError(f"cloud model file {path}: bias {ell} has shape {b.shape}")
+            out.append(CloudLayer(ell, w, b))
+    return out
 
 
 class RemoteExecution(Execution):
