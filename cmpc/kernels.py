@@ -217,24 +217,24 @@ def _small_inner_rows(a, b1, b2, p, per, mu, shift, out):  # type: ignore[no-unt
                     coef = np.uint64(np.uint32(a[r, t]))
                     if coef == 0:
                         continue
-                if (t == k or pending == per) and shift:
-                    for c in range(w):
-                        x = acc[c]
-                        y = (x & pu) + (x >> sh)
-                        y = (y & pu) + (y >> sh)
-                        acc[c] = y - pu if y >= pu else y
-                    pending = 0
-                elif t == k or pending == per:
-                    for c in range(w):
-                        x = acc[c]
-                        x0 = x & lo32
-                        x1 = x >> s32
-                        p00 = x0 * m0
-                        p10 = x1 * m0
-                        mid = (p00 >> s32) + (p10 & lo32) + x0 * m1
-                        q = x1 * m1 + (p10 >> s32) + (mid >> s32)
-                        y = x - q * pu
-                        acc[c] = y - pu if y >= pu else y
+                if t == k or pending == per:
+                    if shift:  # p = 2^31 − 1: two folds
+                        for c in range(w):
+                            x = acc[c]
+                            y = (x & pu) + (x >> sh)
+                            y = (y & pu) + (y >> sh)
+                            acc[c] = y - pu if y >= pu else y
+                    else:  # Barrett
+                        for c in range(w):
+                            x = acc[c]
+                            x0 = x & lo32
+                            x1 = x >> s32
+                            p00 = x0 * m0
+                            p10 = x1 * m0
+                            mid = (p00 >> s32) + (p10 & lo32) + x0 * m1
+                            q = x1 * m1 + (p10 >> s32) + (mid >> s32)
+                            y = x - q * pu
+                            acc[c] = y - pu if y >= pu else y
                     pending = 0
                 if t == k:
                     break

@@ -312,7 +312,9 @@ def output_tags(
 
     Bit 64 of the tweak keeps these tweaks apart from the gate tweaks (< 2^64), so each tweak is still
     used once per Δ. ``total``/``first``: the labels are copies ``first ..`` of a garbling of ``total``
-    copies (C = total, c = first + row); default: the whole garbling.
+    copies (C = total, c = first + row); default: the whole garbling. Computed by the compiled AES-NI
+    kernel where it is available (:func:`private_mdi.gc.aesni.output_tags`, whatever the garbling backend;
+    the same tags, tested against this path), else by two AES-ECB passes of :mod:`cryptography`.
     """
     c, n = labels.shape[0], labels.shape[1]
     big = c if total is None else total
