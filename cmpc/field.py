@@ -196,9 +196,18 @@ class PrimeField:
         """Uniform elements of the field from the CSPRNG (``rng=None``: fresh OS-entropy source)."""
         return self.to_field(self.raw_random(shape, rng))
 
-    def raw_random(self, shape: ShapeLike, rng: RandomSource | None = None) -> np.ndarray:
-        """Uniform elements as an int64 array."""
-        return resolve(rng).field_elements(self.p, shape)
+    @property
+    def compact_dtype(self) -> np.dtype:
+        """The narrowest array type of the field's representatives: uint32 for p < 2^32 (the wire width),
+        else int64."""
+        return np.dtype(np.uint32) if self.p < 2**32 else np.dtype(np.int64)
+
+    def raw_random(self, shape: ShapeLike, rng: RandomSource | None = None, *, compact: bool = False
+                   ) -> np.ndarray:
+        """Uniform elements as an int64 array, or as :attr:`compact_dtype` with ``compact=True`` (the same
+        values from the same stream: only the array type differs)."""
+        dtype = self.compact_dtype.type if compact else np.int64
+        return resolve(rng).field_elements(self.p, shape, dtype)
 
     # -- elementwise arithmetic on int64 representatives --------------------------------------------
     def raw_add(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -299,20 +308,26 @@ class PrimeField:
             return out.reshape(-1)
         return out
 
-    def raw_matmul_split(self, a: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
-        """Exact ``a @ [top; bottom]`` mod p for 2-D int64 arrays in [0, p) (``top`` and ``bottom`` of equal
-        width), without building the stacked operand when the compiled small-inner path applies (the
-        protocol's encodings: data rows and mask rows)."""
+    def raw_matmul_split(self, a: np.ndarray, top: np.ndarray, bottom: np.ndarray, *, compact: bool = False
+                         ) -> np.ndarray:
+        """Exact ``a @ [top; bottom]`` mod p for 2-D arrays of representatives in [0, p) (``top`` and
+        ``bottom`` of equal width; int64, or uint32 for p < 2^32), without building the stacked operand when
+        the compiled small-inner path applies (the protocol's encodings: data rows and mask rows).
+
+        ``compact=True`` returns :attr:`compact_dtype` (uint32 for p < 2^32: half the bytes to write;
+        the same values)."""
         a = np.asarray(a, dtype=np.int64)
         k = top.shape[0] + bottom.shape[0]
         if (a.ndim != 2 or top.ndim != 2 or bottom.ndim != 2 or top.shape[1] != bottom.shape[1]
                 or a.shape[1] != k):
             raise ShapeError(f"a @ [top; bottom]: a is {a.shape}, top {top.shape}, bottom {bottom.shape}")
         n = top.shape[1]
+        out_dtype = self.compact_dtype if compact else np.dtype(np.int64)
         if (k <= 16 and self.p < 2**32 and k * self._half**2 > EXACT_FLOAT_BOUND and a.shape[0] and n
                 and use_compiled(a.shape[0], k, n)):
-            return compiled_small_inner(self.p, a, top, bottom)
-        return self.raw_matmul(a, np.concatenate([top, bottom], axis=0))
+            return compiled_small_inner(self.p, a, top, bottom, out_dtype=out_dtype)
+        stacked = np.concatenate([np.asarray(x, dtype=np.int64) for x in (top, bottom)], axis=0)
+        return self.raw_matmul(a, stacked).astype(out_dtype, copy=False)
 
     def _matmul2(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         m, k = a.shape

@@ -181,6 +181,8 @@ def _small_inner_rows(a, b1, b2, p, per, mu, shift, out):  # type: ignore[no-unt
     uint64 multiply-adds, a reduction every ``per`` terms.
 
     Taking b in two parts spares the callers a concatenating copy (the protocol's data and mask rows).
+    ``b1``, ``b2`` may be int64 or uint32 and ``out`` int64 or uint32 (one compiled version per type
+    combination): a uint32 output halves the bytes written, which dominate the protocol's encodings.
 
     Column tiles of :data:`SMALL_INNER_TILE` (the shape of the protocol's encodings: a few coefficients,
     very long rows): per tile and output row the accumulator stays in L1 and every row of ``b``'s tile
@@ -238,13 +240,18 @@ def _small_inner_rows(a, b1, b2, p, per, mu, shift, out):  # type: ignore[no-unt
                     pending = 0
                 if t == k:
                     break
-                bt = b1[t, c0:c1] if t < k1 else b2[t - k1, c0:c1]
-                for c in range(w):
-                    acc[c] += coef * np.uint64(np.uint32(bt[c]))
+                if t < k1:
+                    bt = b1[t, c0:c1]
+                    for c in range(w):
+                        acc[c] += coef * np.uint64(np.uint32(bt[c]))
+                else:
+                    bt2 = b2[t - k1, c0:c1]
+                    for c in range(w):
+                        acc[c] += coef * np.uint64(np.uint32(bt2[c]))
                 pending += 1
             o = out[r, c0:c1]
             for c in range(w):
-                o[c] = np.int64(acc[c])
+                o[c] = acc[c]  # < p < 2^32: exact in an int64 or a uint32 output
 
 
 def loaded() -> bool:

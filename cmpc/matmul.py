@@ -295,22 +295,34 @@ def small_inner_per(p: int) -> int:
     return min(2**32, max(1, (2**64 - 1) // max(1, (p - 1) ** 2)))
 
 
-def compiled_small_inner(p: int, a: np.ndarray, b: np.ndarray, b2: np.ndarray | None = None) -> np.ndarray:
+def compiled_small_inner(p: int, a: np.ndarray, b: np.ndarray, b2: np.ndarray | None = None,
+                         out_dtype: Any = np.int64) -> np.ndarray:
     """``a @ b mod p`` for p < 2^32 and a small inner dimension (compiled uint64 multiply-adds).
 
     With ``b2``, the right operand is ``[b; b2]`` (rows of ``b``, then of ``b2``: same width), without
-    building it.
+    building it. ``b`` and ``b2`` may be int64 or uint32 (values in [0, p) either way); the result is
+    ``out_dtype`` (int64, or uint32: the same values in half the bytes).
     """
-    b64 = np.ascontiguousarray(b, dtype=np.int64)
-    b2_64 = (np.empty((0, b64.shape[1]), dtype=np.int64) if b2 is None
-             else np.ascontiguousarray(b2, dtype=np.int64))
+    b64 = _int_operand(b)
+    b2_64 = np.empty((0, b64.shape[1]), dtype=np.int64) if b2 is None else _int_operand(b2)
     if b2_64.shape[1] != b64.shape[1] or a.shape[1] != b64.shape[0] + b2_64.shape[0]:
         raise ShapeError(f"small-inner product: a is {a.shape}, b parts are {b64.shape} and {b2_64.shape}")
-    out = np.empty((a.shape[0], b64.shape[1]), dtype=np.int64)
+    dt = np.dtype(out_dtype)
+    if dt not in (np.dtype(np.int64), np.dtype(np.uint32)):
+        raise ParameterError(f"out_dtype must be int64 or uint32, got {dt}")
+    out = np.empty((a.shape[0], b64.shape[1]), dtype=dt)
     a64 = np.ascontiguousarray(a, dtype=np.int64)
     shift = 31 if p == MERSENNE_31 else 0
     kernels.get().small_inner(a64, b64, b2_64, p, small_inner_per(p), np.uint64((2**64) // p), shift, out)
     return out
+
+
+def _int_operand(x: np.ndarray) -> np.ndarray:
+    """A C-contiguous int64 or uint32 array (the types the compiled kernels take; others become int64)."""
+    x = np.asarray(x)
+    if x.dtype not in (np.dtype(np.int64), np.dtype(np.uint32)):
+        x = x.astype(np.int64)
+    return np.ascontiguousarray(x)
 
 
 # -- pure-numpy reference (bit-identity tests only) --------------------------------------------------------

@@ -51,9 +51,11 @@ def element_width(p: int) -> int:
 
 
 def encode_matrix(values: np.ndarray, p: int) -> bytes:
-    """Encode a 1-D (as one row) or 2-D array of representatives in [0, p) (not re-checked: the sender's
-    values come from its own field arithmetic)."""
-    arr = np.asarray(values, dtype=np.int64)
+    """Encode a 1-D (as one row) or 2-D array of representatives in [0, p) (int64, or uint32 for p ≤ 2^32;
+    not re-checked: the sender's values come from its own field arithmetic)."""
+    arr = np.asarray(values)
+    if arr.dtype != np.uint32 or element_width(p) != 4:  # uint32 (the compact type) is written as it is
+        arr = np.asarray(arr, dtype=np.int64)
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2:

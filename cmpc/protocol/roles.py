@@ -146,9 +146,10 @@ class Source(Role):
             k, m, n = sess.padded
             cols = m if self.which == "A" else n
             blocks = split_blocks(self.data, code.s, code.t, (k, cols))
-            secrets = self.field.raw_random((code.z, *blocks.shape[1:]), self.rng)
+            # uint32 secrets and shares for p < 2^32 (the same values: half the bytes to write and send)
+            secrets = self.field.raw_random((code.z, *blocks.shape[1:]), self.rng, compact=True)
             exps = code.a_exponents if self.which == "A" else code.b_exponents
-            shares = encode_shares(self.field, blocks, secrets, exps, sess.points)
+            shares = encode_shares(self.field, blocks, secrets, exps, sess.points, compact=True)
         kind = msg.ShareA if self.which == "A" else msg.ShareB
         self.done = True
         return [(worker_id(i), kind(shares[i])) for i in range(sess.n_total)]
@@ -230,10 +231,11 @@ class Worker(Role):
         with self._timed("phase2"):
             rows = cached_decoding_rows(self.field, sess, chosen)
             q = chosen.index(self.index)
-            masks = self.field.raw_random((code.z, *self.h.shape), self.rng)
+            # uint32 masks and values for p < 2^32 (the same values from the same stream, half the bytes)
+            masks = self.field.raw_random((code.z, *self.h.shape), self.rng, compact=True)
             # only the reporters need I: G_n is evaluated at their points alone
             pts = [sess.points[c] for c in reporters]
-            values = reshare_values(self.field, self.h, rows[q], masks, pts, code.t)
+            values = reshare_values(self.field, self.h, rows[q], masks, pts, code.t, compact=True)
         out: Outgoing = []
         for pos, c in enumerate(reporters):
             if c == self.index:
