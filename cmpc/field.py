@@ -74,6 +74,12 @@ if TYPE_CHECKING:  # galois costs ~1 s to import: only the FieldArray paths load
 
 __all__ = ["MatmulPlan", "PrimeField"]
 
+
+def _raw_operand(x: np.ndarray) -> np.ndarray:
+    """``x`` as int64, except that uint32 arrays stay uint32 (the kernels read both; no widening copy)."""
+    x = np.asarray(x)
+    return x if x.dtype == np.uint32 else np.asarray(x, dtype=np.int64)
+
 _FAST_MULMOD = np.finfo(np.longdouble).nmant >= 63
 
 
@@ -288,9 +294,10 @@ class PrimeField:
         return self.to_field(self.raw_matmul(aa, bb))
 
     def raw_matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Exact ``a @ b`` mod p on int64 arrays in [0, p) (shapes checked, values not)."""
-        a = np.asarray(a, dtype=np.int64)
-        b = np.asarray(b, dtype=np.int64)
+        """Exact ``a @ b`` mod p on int64 arrays in [0, p) (shapes checked, values not); uint32 operands
+        (the compact type of p < 2^32) are taken as they are. The result is int64."""
+        a = _raw_operand(a)
+        b = _raw_operand(b)
         if a.ndim not in (1, 2) or b.ndim not in (1, 2):
             raise ShapeError(f"matmul takes 1-D or 2-D operands, got {a.ndim}-D and {b.ndim}-D")
         a2 = a.reshape(1, -1) if a.ndim == 1 else a

@@ -209,7 +209,7 @@ TILE_BYTES = 16 * 2**20
 
 
 def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan) -> np.ndarray:
-    """Exact ``a @ b mod p`` for 2-D int64 arrays in [0, p) with non-empty dimensions (unchecked).
+    """Exact ``a @ b mod p`` for 2-D int64 (or uint32) arrays in [0, p), non-empty dimensions (unchecked).
 
     Both operands are split once into float64 limb forms; then, per tile of output rows and per chunk
     of the inner dimension, BLAS computes the limb products and one compiled pass combines them.
@@ -219,11 +219,11 @@ def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan) -> n
     nfa, nfb = lay.forms_a.shape[0], lay.forms_b.shape[0]
     # a transposed operand (the workers' F_A(α)ᵀ) with one limb form: split aᵀ as it lies and hand BLAS
     # the transposed view of the forms (no transposing copy of a)
-    a_t = a.T if (nfa == 1 and lay.stacked and a.dtype == np.int64 and a.flags.f_contiguous
+    a_t = a.T if (nfa == 1 and lay.stacked and a.dtype in _KERNEL_INTS and a.flags.f_contiguous
                   and not a.flags.c_contiguous) else None
     if a_t is None:
-        a = np.ascontiguousarray(a, dtype=np.int64)
-    b = np.ascontiguousarray(b, dtype=np.int64)
+        a = _int_operand(a)
+    b = _int_operand(b)
     m, k = a.shape
     n = b.shape[1]
     half = (p - 1) // 2
@@ -317,10 +317,14 @@ def compiled_small_inner(p: int, a: np.ndarray, b: np.ndarray, b2: np.ndarray | 
     return out
 
 
+#: the element types the compiled kernels take as they are (int64 and the compact uint32 of p < 2^32)
+_KERNEL_INTS = (np.dtype(np.int64), np.dtype(np.uint32))
+
+
 def _int_operand(x: np.ndarray) -> np.ndarray:
     """A C-contiguous int64 or uint32 array (the types the compiled kernels take; others become int64)."""
     x = np.asarray(x)
-    if x.dtype not in (np.dtype(np.int64), np.dtype(np.uint32)):
+    if x.dtype not in _KERNEL_INTS:
         x = x.astype(np.int64)
     return np.ascontiguousarray(x)
 

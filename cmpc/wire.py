@@ -72,8 +72,12 @@ def decode_matrix(
     shape: tuple[int, int] | None = None,
     what: str = "field matrix",
     max_elements: int = MAX_ELEMENTS,
+    compact: bool = False,
 ) -> np.ndarray:
-    """Inverse of :func:`encode_matrix`: a 2-D int64 array of representatives in [0, p)."""
+    """Inverse of :func:`encode_matrix`: a 2-D int64 array of representatives in [0, p).
+
+    ``compact=True`` and 4-byte elements (p ≤ 2^32): a read-only uint32 view of ``data`` instead (no
+    copy; the same values, checked the same way)."""
     buf = memoryview(data).cast("B") if not isinstance(data, bytes) else data
     if len(buf) < MATRIX_HEADER.size:
         raise ProtocolError(f"{what}: {len(buf)} bytes is shorter than the {MATRIX_HEADER.size}-byte header")
@@ -93,6 +97,8 @@ def decode_matrix(
     raw = np.frombuffer(buf, dtype="<u4" if width == 4 else "<u8", offset=MATRIX_HEADER.size, count=count)
     if count and int(raw.max()) >= p:
         raise ProtocolError(f"{what}: element {int(raw.max())} is not below p = {p}")
+    if compact and width == 4:
+        return raw.reshape(rows, cols)
     return raw.astype(np.int64).reshape(rows, cols)
 
 

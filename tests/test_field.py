@@ -488,3 +488,24 @@ def test_raw_matmul_split_equals_stacked_product(p):
         F.raw_matmul_split(a, top, bottom[:, :-1])
     with pytest.raises(ShapeError):
         F.raw_matmul_split(a[:, :5], top, bottom)
+
+
+@pytest.mark.parametrize("p", [65521, 2**31 - 1, 2**32 - 5, 2**61 - 1])
+def test_raw_matmul_split_compact_operands_and_result(p):
+    # uint32 operands (the protocol's masks) and compact results give the same values as int64 ones, on
+    # the compiled and on the stacked path
+    from cmpc import kernels
+
+    kernels.get()
+    F = PrimeField(p)
+    rng = RandomSource(seed=12)
+    a = F.raw_random((6, 3), rng)
+    top = F.raw_random((1, 5000), rng)
+    bottom = F.raw_random((2, 5000), rng, compact=True)
+    assert bottom.dtype == F.compact_dtype
+    top[0, :3] = p - 1
+    want = F.raw_matmul(a, np.concatenate([top, bottom.astype(np.int64)]))
+    for compact in (False, True):
+        got = F.raw_matmul_split(a, top, bottom, compact=compact)
+        assert got.dtype == (F.compact_dtype if compact else np.int64)
+        assert np.array_equal(got.astype(np.int64), want)
