@@ -61,6 +61,7 @@ from .matmul import (
     MatmulPlan,
     compiled_matmul,
     compiled_small_inner,
+    compiled_sum,
     make_plan,
     reference_matmul,
     reference_small_inner,
@@ -350,11 +351,20 @@ class PrimeField:
             return compiled_matmul(self.p, a, b, self.matmul_plan(k))
         return reference_matmul(self, a, b, self.matmul_plan(k))
 
-    def raw_sum(self, arrays: list[np.ndarray] | np.ndarray) -> np.ndarray:
-        """Σ arrays mod p (same shapes, values in [0, p)), reducing only when int64 could overflow."""
+    def raw_sum(self, arrays: list[np.ndarray] | np.ndarray, *, compact: bool = False) -> np.ndarray:
+        """Σ arrays mod p (same shapes, values in [0, p); int64 or uint32), reducing only when int64 could
+        overflow. For p < 2^32 in a process that has loaded the compiled kernels: one tiled pass
+        (:func:`~cmpc.matmul.compiled_sum`). ``compact=True`` returns :attr:`compact_dtype`."""
         arrs = list(arrays)
         if not arrs:
             raise ShapeError("raw_sum needs at least one array")
+        out_dtype = self.compact_dtype if compact else np.dtype(np.int64)
+        fast = compiled_sum(self.p, arrs, out_dtype)
+        if fast is not None:
+            return fast
+        return self._numpy_sum(arrs).astype(out_dtype, copy=False)
+
+    def _numpy_sum(self, arrs: list[np.ndarray]) -> np.ndarray:
         per = max(1, (2**63 - 1) // max(1, self.p - 1))
         if per == 1:
             total = arrs[0].copy()

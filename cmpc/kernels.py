@@ -14,6 +14,7 @@ by the tests):
   see also D. Harvey, "Faster arithmetic for number-theoretic transforms", J. Symb. Comp. 60 (2014),
   §2): ``q = ⌊x·c'/2^64⌋`` with ``c' = ⌊c·2^64/p⌋`` gives ``x·c − q·p ∈ [0, 2p)`` for every
   ``x < 2^64``, ``c < p < 2^63``, in wrapping uint64 arithmetic.
+* ``sum_mod``: the sum of many arrays mod p < 2^32 in one tiled pass (the protocol's reporters).
 * ``small_inner``: ``a @ b`` for an inner dimension of a few columns and ``p < 2^32`` with uint64
   multiply-adds and one reduction per ``⌊(2^64−1)/(p−1)²⌋`` terms (Barrett's, or two Mersenne folds
   for p = 2^31 − 1).
@@ -254,6 +255,55 @@ def _small_inner_rows(a, b1, b2, p, per, mu, shift, out):  # type: ignore[no-unt
                 o[c] = acc[c]  # < p < 2^32: exact in an int64 or a uint32 output
 
 
+def _sum_mod(first, rest, p, mu, shift, out):  # type: ignore[no-untyped-def]
+    """out = (first + Σ rest) mod p for 1-D arrays of values in [0, p), p < 2^32, fewer than 2^32 terms.
+
+    One pass in column tiles of :data:`SMALL_INNER_TILE`: a uint64 accumulator per tile (it stays in L1)
+    takes every input's tile, then one reduction: the sum of fewer than 2^32 values below 2^32 is below
+    2^64, so a single Barrett (or, for p = 2^31 − 1, two-fold) reduction as in ``small_inner`` ends in
+    [0, p). Every input is read once and the output written once (a numpy ``total += x`` loop reads and
+    writes the running total once per input).
+    """
+    n = first.shape[0]
+    pu = np.uint64(p)
+    lo32 = np.uint64(0xFFFFFFFF)
+    s32 = np.uint64(32)
+    m0 = np.uint64(mu) & lo32
+    m1 = np.uint64(mu) >> s32
+    sh = np.uint64(shift)
+    tile = SMALL_INNER_TILE
+    acc_buf = np.empty(tile, dtype=np.uint64)
+    for c0 in range(0, n, tile):
+        c1 = min(n, c0 + tile)
+        w = c1 - c0
+        acc = acc_buf[:w]
+        x0v = first[c0:c1]
+        for c in range(w):
+            acc[c] = np.uint64(x0v[c])
+        for x in rest:
+            xv = x[c0:c1]
+            for c in range(w):
+                acc[c] += np.uint64(xv[c])
+        o = out[c0:c1]
+        if shift:
+            for c in range(w):
+                v = acc[c]
+                y = (v & pu) + (v >> sh)
+                y = (y & pu) + (y >> sh)
+                o[c] = y - pu if y >= pu else y
+        else:
+            for c in range(w):
+                v = acc[c]
+                v0 = v & lo32
+                v1 = v >> s32
+                p00 = v0 * m0
+                p10 = v1 * m0
+                mid = (p00 >> s32) + (p10 & lo32) + v0 * m1
+                q = v1 * m1 + (p10 >> s32) + (mid >> s32)
+                y = v - q * pu
+                o[c] = y - pu if y >= pu else y
+
+
 def loaded() -> bool:
     """Whether the kernels are already loaded in this process (then using them costs nothing extra)."""
     return _KERNELS is not None
@@ -272,6 +322,7 @@ def get() -> Any:
             split=jit(_split),
             combine=jit(_combine),
             small_inner=jit(_small_inner_rows),
+            sum_mod=jit(_sum_mod),
         )
     return _KERNELS
 

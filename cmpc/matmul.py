@@ -32,6 +32,7 @@ __all__ = [
     "MatmulPlan",
     "compiled_matmul",
     "compiled_small_inner",
+    "compiled_sum",
     "make_plan",
     "reference_matmul",
     "reference_small_inner",
@@ -315,6 +316,29 @@ def compiled_small_inner(p: int, a: np.ndarray, b: np.ndarray, b2: np.ndarray | 
     shift = 31 if p == MERSENNE_31 else 0
     kernels.get().small_inner(a64, b64, b2_64, p, small_inner_per(p), np.uint64((2**64) // p), shift, out)
     return out
+
+
+def compiled_sum(p: int, arrays: list[np.ndarray], out_dtype: Any = np.int64) -> np.ndarray | None:
+    """``Σ arrays mod p`` in one compiled pass for p < 2^32 (same shapes, values in [0, p)), or ``None``
+    when the kernel does not apply (larger p, numba not loaded, mixed array types after the first: the
+    caller then sums with numpy). The result has ``arrays[0]``'s shape and type ``out_dtype``."""
+    if p >= 2**32 or not kernels.loaded() or not arrays or len(arrays) >= 2**32:
+        return None
+    shape = arrays[0].shape
+    flat = []
+    for x in arrays:
+        x = np.asarray(x)
+        if x.shape != shape or x.dtype not in _KERNEL_INTS:
+            return None
+        flat.append(np.ascontiguousarray(x).reshape(-1))
+    rest = tuple(flat[1:])
+    kinds = {(x.dtype, x.flags.aligned, x.flags.writeable) for x in rest}
+    if len(kinds) > 1:
+        return None
+    out = np.empty(flat[0].shape, dtype=out_dtype)
+    shift = 31 if p == MERSENNE_31 else 0
+    kernels.get().sum_mod(flat[0], rest, p, np.uint64((2**64) // p), shift, out)
+    return out.reshape(shape)
 
 
 #: the element types the compiled kernels take as they are (int64 and the compact uint32 of p < 2^32)

@@ -509,3 +509,31 @@ def test_raw_matmul_split_compact_operands_and_result(p):
         got = F.raw_matmul_split(a, top, bottom, compact=compact)
         assert got.dtype == (F.compact_dtype if compact else np.int64)
         assert np.array_equal(got.astype(np.int64), want)
+
+
+@pytest.mark.parametrize("p", [2, 65521, 2**31 - 1, 2**32 - 5, 2**61 - 1])
+def test_raw_sum_compiled_equals_numpy_and_python(p):
+    # the compiled one-pass sum (p < 2^32), across column tiles, with the extreme value p − 1 everywhere in
+    # one column, uint32 read-only views (as messages decode) mixed with an int64 first array
+    from cmpc import kernels
+    from cmpc.kernels import SMALL_INNER_TILE
+
+    kernels.get()
+    F = PrimeField(p)
+    rng = RandomSource(seed=13)
+    n = 2 * SMALL_INNER_TILE + 3
+    first = F.raw_random((3, n), rng)
+    rest = []
+    for _ in range(17):
+        x = F.raw_random((3, n), rng, compact=True)
+        x[:, 5] = p - 1
+        x.setflags(write=False)
+        rest.append(x)
+    first[:, 5] = p - 1
+    want = sum(x.astype(object) for x in [first, *rest]) % p
+    for compact in (False, True):
+        got = F.raw_sum([first, *rest], compact=compact)
+        assert got.dtype == (F.compact_dtype if compact else np.int64) and got.shape == (3, n)
+        assert (got.astype(object) == want).all()
+    assert np.array_equal(F.raw_sum([first, *rest[:1], rest[1].astype(np.int64)]),
+                          F._numpy_sum([first, *rest[:2]]))

@@ -273,7 +273,7 @@ class Worker(Role):
         if self.own is None or len(self.received) < len(self.chosen) - 1:
             return []
         with self._timed("phase3"):
-            total = self.field.raw_sum([self.own, *self.received.values()])
+            total = self.field.raw_sum([self.own, *self.received.values()], compact=True)
         self.done = True
         return [(MASTER, msg.ResultShare(total))]
 
