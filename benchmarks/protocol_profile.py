@@ -59,10 +59,10 @@ def main() -> None:
         setattr(roles, name, timed(name, getattr(roles, name)))
     orig_matmul, orig_sum, orig_random = PrimeField.raw_matmul, PrimeField.raw_sum, PrimeField.raw_random
 
-    def matmul(self: PrimeField, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def matmul(self: PrimeField, a: np.ndarray, b: np.ndarray, **kw: Any) -> np.ndarray:
         big = np.asarray(a).shape[-1] > 16
         label = "raw_matmul (workers' H = F_Aᵀ F_B)" if big else "raw_matmul (small inner: rows, decoding)"
-        return timed(label, orig_matmul)(self, a, b)
+        return timed(label, orig_matmul)(self, a, b, **kw)
 
     PrimeField.raw_matmul = matmul  # type: ignore[method-assign]
     PrimeField.raw_sum = timed("raw_sum (reporters' Σ G_n)", orig_sum)  # type: ignore[method-assign]

@@ -294,9 +294,10 @@ class PrimeField:
         bb = self.asarray(b, name="b")
         return self.to_field(self.raw_matmul(aa, bb))
 
-    def raw_matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def raw_matmul(self, a: np.ndarray, b: np.ndarray, *, compact: bool = False) -> np.ndarray:
         """Exact ``a @ b`` mod p on int64 arrays in [0, p) (shapes checked, values not); uint32 operands
-        (the compact type of p < 2^32) are taken as they are. The result is int64."""
+        (the compact type of p < 2^32) are taken as they are. The result is int64, or
+        :attr:`compact_dtype` with ``compact=True``."""
         a = _raw_operand(a)
         b = _raw_operand(b)
         if a.ndim not in (1, 2) or b.ndim not in (1, 2):
@@ -307,7 +308,7 @@ class PrimeField:
             raise ShapeError(f"inner dimensions differ: a is {a.shape}, b is {b.shape}")
         if a2.shape[1] == 0:
             raise ShapeError(f"empty inner dimension: a is {a.shape}, b is {b.shape}")
-        out = self._matmul2(a2, b2)
+        out = self._matmul2(a2, b2, self.compact_dtype if compact else np.dtype(np.int64))
         if a.ndim == 1 and b.ndim == 1:
             return out.reshape(())
         if a.ndim == 1:
@@ -337,19 +338,19 @@ class PrimeField:
         stacked = np.concatenate([np.asarray(x, dtype=np.int64) for x in (top, bottom)], axis=0)
         return self.raw_matmul(a, stacked).astype(out_dtype, copy=False)
 
-    def _matmul2(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def _matmul2(self, a: np.ndarray, b: np.ndarray, out_dtype: np.dtype) -> np.ndarray:
         m, k = a.shape
         n = b.shape[1]
         if m == 0 or n == 0:
-            return np.zeros((m, n), dtype=np.int64)
+            return np.zeros((m, n), dtype=out_dtype)
         compiled = use_compiled(m, k, n)
         if k <= 16 and self.p < 2**32 and k * self._half**2 > EXACT_FLOAT_BOUND:
             if compiled:
-                return compiled_small_inner(self.p, a, b)
-            return reference_small_inner(self.p, a, b)
+                return compiled_small_inner(self.p, a, b, out_dtype=out_dtype)
+            return reference_small_inner(self.p, a, b).astype(out_dtype, copy=False)
         if compiled:
-            return compiled_matmul(self.p, a, b, self.matmul_plan(k))
-        return reference_matmul(self, a, b, self.matmul_plan(k))
+            return compiled_matmul(self.p, a, b, self.matmul_plan(k), out_dtype)
+        return reference_matmul(self, a, b, self.matmul_plan(k)).astype(out_dtype, copy=False)
 
     def raw_sum(self, arrays: list[np.ndarray] | np.ndarray, *, compact: bool = False) -> np.ndarray:
         """Σ arrays mod p (same shapes, values in [0, p); int64 or uint32), reducing only when int64 could

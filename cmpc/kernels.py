@@ -174,7 +174,7 @@ def _combine(  # type: ignore[no-untyped-def]
                     acc[e, r, c] = s[c]
         if last:
             for c in range(n):
-                out[r, c] = np.int64(total[c])
+                out[r, c] = total[c]  # < p: exact in an int64 (or, for p < 2^32, a uint32) output
 
 
 def _small_inner_rows(a, b1, b2, p, per, mu, shift, out):  # type: ignore[no-untyped-def]

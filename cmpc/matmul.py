@@ -209,11 +209,13 @@ def _scratch(slot: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
 TILE_BYTES = 16 * 2**20
 
 
-def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan) -> np.ndarray:
+def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan, out_dtype: Any = np.int64
+                    ) -> np.ndarray:
     """Exact ``a @ b mod p`` for 2-D int64 (or uint32) arrays in [0, p), non-empty dimensions (unchecked).
 
     Both operands are split once into float64 limb forms; then, per tile of output rows and per chunk
-    of the inner dimension, BLAS computes the limb products and one compiled pass combines them.
+    of the inner dimension, BLAS computes the limb products and one compiled pass combines them. The
+    result is ``out_dtype``: int64, or uint32 for p < 2^32 (the same values in half the bytes).
     """
     k_ = kernels.get()
     lay = _layout(plan)
@@ -251,7 +253,9 @@ def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan) -> n
     chunks = list(range(0, k, plan.chunk))
     prod_full = _scratch("prod", (nfa * tile, prod_cols), np.float64)
     acc_full = _scratch("acc", (n_exp, tile, n) if len(chunks) > 1 else (n_exp, 1, 1), np.int64)
-    out = np.empty((m, n), dtype=np.int64)
+    if np.dtype(out_dtype) == np.uint32 and p >= 2**32:
+        raise ParameterError(f"a uint32 result needs p < 2^32, got p = {p}")
+    out = np.empty((m, n), dtype=out_dtype)
     cs, csh = _constants(p, lay.exps)
     big = p >= 2**61
     # normal mode: |D_e| <= p + safe * term_bound <= 2^62 between reductions, so D_e + off is in [0, 2^64)

@@ -90,16 +90,18 @@ def cached_decoding_rows(field: PrimeField, session: Session, chosen: Iterable[i
 
 
 # -- pure encoding steps (used by the roles and by the privacy tests) ------------------------------------
-def split_blocks(x: np.ndarray, s: int, t: int, padded: tuple[int, int]) -> np.ndarray:
+def split_blocks(
+    x: np.ndarray, s: int, t: int, padded: tuple[int, int], dtype: type = np.int64
+) -> np.ndarray:
     """Zero-pad ``x`` to ``padded`` and cut it into s×t blocks: result shape (s·t, rows/s, cols/t),
-    block (i, j) at index i·t + j."""
+    block (i, j) at index i·t + j, of type ``dtype`` (int64, or uint32 when every value is below 2^32)."""
     rows, cols = padded
     br, bc = rows // s, cols // t
     if x.shape != (rows, cols):
         xp = np.zeros((rows, cols), dtype=np.int64)
         xp[: x.shape[0], : x.shape[1]] = x
         x = xp
-    out = np.empty((s * t, br, bc), dtype=np.int64)
+    out: np.ndarray = np.empty((s * t, br, bc), dtype=dtype)
     out.reshape(s, t, br, bc)[...] = x.reshape(s, br, t, bc).transpose(0, 2, 1, 3)
     return out
 

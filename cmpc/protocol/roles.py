@@ -145,8 +145,8 @@ class Source(Role):
         with self._timed("phase1"):
             k, m, n = sess.padded
             cols = m if self.which == "A" else n
-            blocks = split_blocks(self.data, code.s, code.t, (k, cols))
-            # uint32 secrets and shares for p < 2^32 (the same values: half the bytes to write and send)
+            # uint32 blocks, secrets and shares for p < 2^32 (the same values: half the bytes to move)
+            blocks = split_blocks(self.data, code.s, code.t, (k, cols), self.field.compact_dtype.type)
             secrets = self.field.raw_random((code.z, *blocks.shape[1:]), self.rng, compact=True)
             exps = code.a_exponents if self.which == "A" else code.b_exponents
             shares = encode_shares(self.field, blocks, secrets, exps, sess.points, compact=True)
@@ -189,7 +189,7 @@ class Worker(Role):
                 self.share_b = message.data
             if self.share_a is not None and self.share_b is not None:
                 with self._timed("phase1"):
-                    self.h = self.field.raw_matmul(self.share_a.T, self.share_b)
+                    self.h = self.field.raw_matmul(self.share_a.T, self.share_b, compact=True)
                 if self.session.fixed_assignment:  # no spares: straight on to phase 2
                     chosen, reporters = self.session.fixed_roles()
                     return self._start_phase2(msg.StartPhase2(chosen=chosen, reporters=reporters))
