@@ -1,6 +1,7 @@
 """Per-phase and per-kernel profile of one simulated coded-MPC run, next to one exact matmul.
 
 Usage: python benchmarks/protocol_profile.py [--m 1024] [--code age] [--s 2 --t 2 --z 2] [--repeat 3]
+       [--allocator retain|default]
 
 Clock: **CPU time** (``time.process_time``) of every call of the protocol's compute steps, summed over all
 parties of an in-memory sequential run (one message at a time, one thread), one BLAS thread on both sides
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from cmpc import codes
+from cmpc.allocator import retain_freed_memory
 from cmpc.commands.bench import blas_threads
 from cmpc.field import PrimeField
 from cmpc.protocol import exact_product, roles, simulate
@@ -41,7 +43,11 @@ def main() -> None:
     ap.add_argument("--t", type=int, default=2)
     ap.add_argument("--z", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--allocator", choices=("retain", "default"), default="retain",
+                    help="as in `cmpc bench`: keep freed memory for the next run (cmpc.allocator)")
     args = ap.parse_args()
+    if args.allocator == "retain":
+        retain_freed_memory()
     acc: dict[str, float] = collections.defaultdict(float)
     cnt: collections.Counter[str] = collections.Counter()
 
@@ -80,9 +86,10 @@ def main() -> None:
             c0 = time.process_time()
             exact_product(field, a, b)
             base = min(base, time.process_time() - c0)
-        simulate(code, a, b, field=field, rng=rng)  # warm-up
+        for _ in range(2):  # warm-up (with a retained heap, the second run is the last to fault pages)
+            simulate(code, a, b, field=field, rng=rng)
         print(f"{args.code} s={args.s} t={args.t} z={args.z} m={args.m}; CPU time, 1 BLAS thread; "
-              f"one exact matmul {base:.4f} s (best of {args.repeat})")
+              f"allocator {args.allocator}; one exact matmul {base:.4f} s (best of {args.repeat})")
         for rep in range(args.repeat):
             acc.clear()
             cnt.clear()
