@@ -75,14 +75,17 @@ def _split(x, p, half, limbs, width, forms, out):  # type: ignore[no-untyped-def
 
 
 def _combine(  # type: ignore[no-untyped-def]
-    prod, m, n, fstride, rstride, brow, bcol, weights, acc, first, last, reduce_mod, big, p, off, cs, csh, out
+    prod, m, n, fstride, rstride, brow, bcol, weights, acc, first, last, reduce_mod, big, small_terms, p, off,
+    cs, csh, out
 ):
     """One chunk: D_e = Σ_j W[e, j] int64(P_j) (+ acc); store in acc, or finish into out (module doc).
 
     ``prod`` is the 2-D float64 result; entry (r, c) of product j is
     ``prod[brow[j]·fstride + r·rstride, bcol[j]·n + c]`` (the forms of A stacked by form or by row).
     ``reduce_mod``: reduce the accumulators mod p (keeps them below the int64 range for the next
-    chunk); ``big`` (p ≥ 2^61): reduce every chunk's terms before adding them. On the last chunk
+    chunk); ``big`` (p ≥ 2^61): reduce every chunk's terms before adding them; with ``small_terms``
+    (every term of one chunk has |D_e| < p, the plan's bound: p = 2^61 − 1 has |D_e| ≤ 4·2^53) that
+    reduction is one conditional addition of p instead of an integer division. On the last chunk
     ``out[r, c] = Σ_e (D_e mod p)(2^{e} mod p) mod p`` via Shoup with the constants ``cs[e]`` (< p)
     and ``csh[e] = ⌊cs[e]·2^64/p⌋``; ``off`` is a multiple of p with ``|D_e| + off < 2^64``, so
     ``D_e + off`` is a non-negative uint64 with the same residue. Row by row, element loop innermost.
@@ -139,7 +142,12 @@ def _combine(  # type: ignore[no-untyped-def]
                         s[c] += wgt * np.int64(prod[row, c0 + c])
             if big:
                 for c in range(n):
-                    v = s[c] % p
+                    v = s[c]
+                    if small_terms:  # |v| < p: v mod p without a division
+                        if v < 0:
+                            v += p
+                    else:
+                        v = v % p
                     if not first:
                         vu = np.uint64(v) + np.uint64(acc[e, r, c])
                         if vu >= pu:

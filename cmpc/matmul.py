@@ -258,6 +258,7 @@ def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan, out_
     out = np.empty((m, n), dtype=out_dtype)
     cs, csh = _constants(p, lay.exps)
     big = p >= 2**61
+    small_terms = lay.term_bound < p  # then a chunk's terms need no division to be reduced (big mode)
     # normal mode: |D_e| <= p + safe * term_bound <= 2^62 between reductions, so D_e + off is in [0, 2^64)
     safe = max(1, (2**62 - p) // lay.term_bound)
     off = 0 if big else p * -(-(2**62) // p)
@@ -286,7 +287,7 @@ def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan, out_
             if reduce_mod:
                 pending = 0
             k_.combine(prod, tm, n, fstride, rstride, lay.brow, lay.bcol, lay.weights, acc, idx == 0, last,
-                       reduce_mod, big, p, off, cs, csh, out_t)
+                       reduce_mod, big, small_terms, p, off, cs, csh, out_t)
     return out
 
 
