@@ -182,6 +182,16 @@ def _constants(p: int, exps: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     return np.array(cs, dtype=np.uint64), np.array([(c << 64) // p for c in cs], dtype=np.uint64)
 
 
+#: the Mersenne prime of the 61-bit field: multiplying by 2^e mod p is a rotation of 61-bit values
+MERSENNE_61 = 2**61 - 1
+
+
+@lru_cache(maxsize=256)
+def _rotations(p: int, exps: tuple[int, ...]) -> np.ndarray:
+    """``e mod 61`` per exponent for p = 2^61 − 1 (2^e ≡ 2^{e mod 61}: the combine rotates), else −1."""
+    return np.array([e % 61 if p == MERSENNE_61 else -1 for e in exps], dtype=np.int64)
+
+
 #: scratch buffers up to this size are kept per thread between products (first-touch page faults of
 #: fresh buffers cost ~10% of a 1024×1024 product); larger ones are allocated per call
 WORKSPACE_BYTES = 256 * 2**20
@@ -234,10 +244,16 @@ def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan, out_
         fa_t = _scratch("fa", (1, k, m), np.float64)
         k_.split(a_t, p, half, plan.limbs_a, plan.width_a, lay.forms_a, fa_t)
         fa = fa_t[0].T.reshape(m, 1, k)  # a view: (m, 1, k) with unit stride along m
-    else:
+    elif lay.stacked:
         # A's forms as (m, forms, k): a tile of rows is one contiguous (tile * forms, k) block
         fa = _scratch("fa", (m, nfa, k), np.float64)
         k_.split(a, p, half, plan.limbs_a, plan.width_a, lay.forms_a, fa.transpose(1, 0, 2))
+    else:
+        # one BLAS call per form (Karatsuba): each form's rows contiguous, fa[:, q] a (m, k) block with
+        # row stride k (the (m, forms, k) layout would give BLAS a row stride of forms · k)
+        fa_f = _scratch("fa", (nfa, m, k), np.float64)
+        k_.split(a, p, half, plan.limbs_a, plan.width_a, lay.forms_a, fa_f)
+        fa = fa_f.transpose(1, 0, 2)
     if lay.stacked:
         fb_buf = _scratch("fb", (k, nfb, n), np.float64)
         k_.split(b, p, half, plan.limbs_b, plan.width_b, lay.forms_b, fb_buf.transpose(1, 0, 2))
@@ -258,6 +274,7 @@ def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan, out_
     out = np.empty((m, n), dtype=out_dtype)
     cs, csh = _constants(p, lay.exps)
     big = p >= 2**61
+    rot = _rotations(p, lay.exps)
     small_terms = lay.term_bound < p  # then a chunk's terms need no division to be reduced (big mode)
     # normal mode: |D_e| <= p + safe * term_bound <= 2^62 between reductions, so D_e + off is in [0, 2^64)
     safe = max(1, (2**62 - p) // lay.term_bound)
@@ -287,7 +304,7 @@ def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan, out_
             if reduce_mod:
                 pending = 0
             k_.combine(prod, tm, n, fstride, rstride, lay.brow, lay.bcol, lay.weights, acc, idx == 0, last,
-                       reduce_mod, big, small_terms, p, off, cs, csh, out_t)
+                       reduce_mod, big, small_terms, p, off, cs, csh, rot, out_t)
     return out
 
 
