@@ -76,7 +76,7 @@ def _split(x, p, half, limbs, width, forms, out):  # type: ignore[no-untyped-def
 
 def _combine(  # type: ignore[no-untyped-def]
     prod, m, n, fstride, rstride, brow, bcol, weights, acc, first, last, reduce_mod, big, small_terms, p, off,
-    cs, csh, rot, out
+    cs, csh, mbits, rot, out
 ):
     """One chunk: D_e = Σ_j W[e, j] int64(P_j) (+ acc); store in acc, or finish into out (module doc).
 
@@ -88,9 +88,9 @@ def _combine(  # type: ignore[no-untyped-def]
     reduction is one conditional addition of p instead of an integer division. On the last chunk
     ``out[r, c] = Σ_e (D_e mod p)(2^{e} mod p) mod p`` via Shoup with the constants ``cs[e]`` (< p)
     and ``csh[e] = ⌊cs[e]·2^64/p⌋``; ``off`` is a multiple of p with ``|D_e| + off < 2^64``, so
-    ``D_e + off`` is a non-negative uint64 with the same residue. For p = 2^61 − 1 (D_e + off
-    folded into [0, p)) ``rot[e] = e mod 61`` replaces Shoup's product by a 61-bit rotation (``rot[e] = −1``
-    otherwise). Row by row, element loop innermost.
+    ``D_e + off`` is a non-negative uint64 with the same residue. For the Mersenne primes p = 2^b − 1,
+    b = ``mbits`` ∈ {31, 61} (0 otherwise), D_e + off is folded into [0, p) and ``rot[e] = e mod b``
+    replaces Shoup's product by a b-bit rotation. Row by row, element loop innermost.
     """
     ne, nj = weights.shape
     pu = np.uint64(p)
@@ -159,17 +159,19 @@ def _combine(  # type: ignore[no-untyped-def]
             elif reduce_mod:
                 for c in range(n):
                     s[c] = s[c] % p
-            if last and rot[e] >= 0:
-                # p = 2^61 − 1: x = D_e + off < 2^64 is first folded into [0, p) (2^61 ≡ 1: x ≡ (x mod 2^61)
-                # + ⌊x / 2^61⌋ < p + 8, one conditional subtraction); then multiplying by 2^e ≡ 2^r
-                # (r = e mod 61) is a rotation of the 61-bit value: (v·2^r mod 2^61) + ⌊v·2^r / 2^61⌋, two
-                # bit fields that do not overlap (and never p itself: that would need v ≡ 0)
+            if last and mbits:
+                # Mersenne p = 2^b − 1 (b = mbits: 31 or 61): x = D_e + off < 2^64 is folded into [0, p)
+                # (2^b ≡ 1: x ≡ (x mod 2^b) + ⌊x / 2^b⌋; two folds leave less than p + 8 < 2p, then one
+                # conditional subtraction); then multiplying by 2^e ≡ 2^r (r = e mod b) is a rotation of the
+                # b-bit value: (v·2^r mod 2^b) + ⌊v·2^r / 2^b⌋, two bit fields that do not overlap (and never
+                # p itself: that would need v ≡ 0)
                 r_ = np.uint64(rot[e])
-                l_ = np.uint64(61) - r_
-                f61 = np.uint64(61)
+                fb_ = np.uint64(mbits)
+                l_ = fb_ - r_
                 for c in range(n):
                     xr = np.uint64(s[c]) + offu  # (own names: numba unifies a reused name's types)
-                    vr = (xr & pu) + (xr >> f61)
+                    vr = (xr & pu) + (xr >> fb_)
+                    vr = (vr & pu) + (vr >> fb_)
                     if vr >= pu:
                         vr -= pu
                     t = ((vr << r_) & pu) | (vr >> l_)

@@ -182,14 +182,16 @@ def _constants(p: int, exps: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     return np.array(cs, dtype=np.uint64), np.array([(c << 64) // p for c in cs], dtype=np.uint64)
 
 
-#: the Mersenne prime of the 61-bit field: multiplying by 2^e mod p is a rotation of 61-bit values
-MERSENNE_61 = 2**61 - 1
+#: Mersenne primes p = 2^b − 1 whose recombination folds and rotates (2^e ≡ 2^{e mod b}) instead of
+#: multiplying by 2^e mod p: the default field and the 61-bit one
+MERSENNE_BITS = {2**31 - 1: 31, 2**61 - 1: 61}
 
 
 @lru_cache(maxsize=256)
 def _rotations(p: int, exps: tuple[int, ...]) -> np.ndarray:
-    """``e mod 61`` per exponent for p = 2^61 − 1 (2^e ≡ 2^{e mod 61}: the combine rotates), else −1."""
-    return np.array([e % 61 if p == MERSENNE_61 else -1 for e in exps], dtype=np.int64)
+    """``e mod b`` per exponent for a Mersenne p = 2^b − 1 of :data:`MERSENNE_BITS`, else −1."""
+    b = MERSENNE_BITS.get(p)
+    return np.array([e % b if b else -1 for e in exps], dtype=np.int64)
 
 
 #: scratch buffers up to this size are kept per thread between products (first-touch page faults of
@@ -274,6 +276,7 @@ def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan, out_
     out = np.empty((m, n), dtype=out_dtype)
     cs, csh = _constants(p, lay.exps)
     big = p >= 2**61
+    mbits = MERSENNE_BITS.get(p, 0)
     rot = _rotations(p, lay.exps)
     small_terms = lay.term_bound < p  # then a chunk's terms need no division to be reduced (big mode)
     # normal mode: |D_e| <= p + safe * term_bound <= 2^62 between reductions, so D_e + off is in [0, 2^64)
@@ -304,7 +307,7 @@ def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan, out_
             if reduce_mod:
                 pending = 0
             k_.combine(prod, tm, n, fstride, rstride, lay.brow, lay.bcol, lay.weights, acc, idx == 0, last,
-                       reduce_mod, big, small_terms, p, off, cs, csh, rot, out_t)
+                       reduce_mod, big, small_terms, p, off, cs, csh, mbits, rot, out_t)
     return out
 
 
