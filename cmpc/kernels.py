@@ -207,9 +207,10 @@ def _combine(  # type: ignore[no-untyped-def]
                 out[r, c] = total[c]  # < p: exact in an int64 (or, for p < 2^32, a uint32) output
 
 
-def _small_inner_rows(a, b1, b2, p, per, mu, shift, out):  # type: ignore[no-untyped-def]
+def _small_inner_rows(a, b1, b2, p, per, per_after, mu, shift, out):  # type: ignore[no-untyped-def]
     """out = a @ b mod p for p < 2^32, b = [b1; b2] (the rows of b1, then those of b2; int64 in [0, p)):
-    uint64 multiply-adds, a reduction every ``per`` terms.
+    uint64 multiply-adds, a reduction every ``per`` terms (``per_after`` after a reduction, which leaves up
+    to p − 1 in the accumulator: ``per = ⌊(2^64−1)/(p−1)²⌋``, ``per_after = ⌊(2^64−1−(p−1))/(p−1)²⌋``).
 
     Taking b in two parts spares the callers a concatenating copy (the protocol's data and mask rows).
     ``b1``, ``b2`` may be int64 or uint32 and ``out`` int64 or uint32 (one compiled version per type
@@ -217,7 +218,9 @@ def _small_inner_rows(a, b1, b2, p, per, mu, shift, out):  # type: ignore[no-unt
 
     Column tiles of :data:`SMALL_INNER_TILE` (the shape of the protocol's encodings: a few coefficients,
     very long rows): per tile and output row the accumulator stays in L1 and every row of ``b``'s tile
-    is read from cache, instead of streaming the whole row for every coefficient. Values are truncated
+    is read from cache, instead of streaming the whole row for every coefficient. The first term sets the
+    accumulator and the last reduction writes the output (no zeroing or copying pass: 1.3× faster for
+    the protocol's shapes). Values are truncated
     to uint32 before multiplying (exact for values < 2^32), so that the products are 32×32→64-bit
     multiplies (vectorisable). Reductions are Barrett's with ``mu = ⌊2^64 / p⌋``:
     ``q = ⌊x·mu / 2^64⌋`` is at most 1 below ⌊x/p⌋ for x < 2^64, so ``x − q·p < 2p`` needs one
@@ -242,22 +245,20 @@ def _small_inner_rows(a, b1, b2, p, per, mu, shift, out):  # type: ignore[no-unt
         w = c1 - c0
         acc = acc_buf[:w]
         for r in range(m):
-            acc[:] = 0
             pending = 0
-            for t in range(k + 1):  # t == k: the final reduction
-                coef = np.uint64(0)
-                if t < k:
-                    coef = np.uint64(np.uint32(a[r, t]))
-                    if coef == 0:
-                        continue
-                if t == k or pending == per:
-                    if shift:  # p = 2^31 − 1: two folds
+            fresh = True
+            for t in range(k):
+                coef = np.uint64(np.uint32(a[r, t]))
+                if coef == 0:
+                    continue
+                if pending == per:
+                    if shift:
                         for c in range(w):
                             x = acc[c]
                             y = (x & pu) + (x >> sh)
                             y = (y & pu) + (y >> sh)
                             acc[c] = y - pu if y >= pu else y
-                    else:  # Barrett
+                    else:
                         for c in range(w):
                             x = acc[c]
                             x0 = x & lo32
@@ -268,21 +269,46 @@ def _small_inner_rows(a, b1, b2, p, per, mu, shift, out):  # type: ignore[no-unt
                             q = x1 * m1 + (p10 >> s32) + (mid >> s32)
                             y = x - q * pu
                             acc[c] = y - pu if y >= pu else y
-                    pending = 0
-                if t == k:
-                    break
+                    pending = per - per_after  # a reduced accumulator (≤ p − 1) has room for per_after terms
                 if t < k1:
                     bt = b1[t, c0:c1]
-                    for c in range(w):
-                        acc[c] += coef * np.uint64(np.uint32(bt[c]))
+                    if fresh:
+                        for c in range(w):
+                            acc[c] = coef * np.uint64(np.uint32(bt[c]))
+                    else:
+                        for c in range(w):
+                            acc[c] += coef * np.uint64(np.uint32(bt[c]))
                 else:
                     bt2 = b2[t - k1, c0:c1]
-                    for c in range(w):
-                        acc[c] += coef * np.uint64(np.uint32(bt2[c]))
+                    if fresh:
+                        for c in range(w):
+                            acc[c] = coef * np.uint64(np.uint32(bt2[c]))
+                    else:
+                        for c in range(w):
+                            acc[c] += coef * np.uint64(np.uint32(bt2[c]))
+                fresh = False
                 pending += 1
             o = out[r, c0:c1]
-            for c in range(w):
-                o[c] = acc[c]  # < p < 2^32: exact in an int64 or a uint32 output
+            if fresh:
+                for c in range(w):
+                    o[c] = 0
+            elif shift:
+                for c in range(w):
+                    x = acc[c]
+                    y = (x & pu) + (x >> sh)
+                    y = (y & pu) + (y >> sh)
+                    o[c] = y - pu if y >= pu else y
+            else:
+                for c in range(w):
+                    x = acc[c]
+                    x0 = x & lo32
+                    x1 = x >> s32
+                    p00 = x0 * m0
+                    p10 = x1 * m0
+                    mid = (p00 >> s32) + (p10 & lo32) + x0 * m1
+                    q = x1 * m1 + (p10 >> s32) + (mid >> s32)
+                    y = x - q * pu
+                    o[c] = y - pu if y >= pu else y
 
 
 def _sum_mod(first, rest, p, mu, shift, out):  # type: ignore[no-untyped-def]

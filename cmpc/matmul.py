@@ -316,9 +316,11 @@ def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan, out_
 MERSENNE_31 = 2**31 - 1
 
 
-def small_inner_per(p: int) -> int:
-    """How many products (each < (p−1)² < 2^64) a uint64 accumulator takes before a reduction."""
-    return min(2**32, max(1, (2**64 - 1) // max(1, (p - 1) ** 2)))
+def small_inner_per(p: int, reduced: bool = False) -> int:
+    """How many products (each ≤ (p−1)² < 2^64) a uint64 accumulator takes before a reduction: from zero,
+    or (``reduced``) on top of a reduced value ≤ p − 1 (at least 1 for p < 2^32: p − 1 + (p−1)² < 2^64)."""
+    room = 2**64 - 1 - (p - 1 if reduced else 0)
+    return min(2**32, max(1, room // max(1, (p - 1) ** 2)))
 
 
 def compiled_small_inner(p: int, a: np.ndarray, b: np.ndarray, b2: np.ndarray | None = None,
@@ -339,7 +341,8 @@ def compiled_small_inner(p: int, a: np.ndarray, b: np.ndarray, b2: np.ndarray | 
     out = np.empty((a.shape[0], b64.shape[1]), dtype=dt)
     a64 = np.ascontiguousarray(a, dtype=np.int64)
     shift = 31 if p == MERSENNE_31 else 0
-    kernels.get().small_inner(a64, b64, b2_64, p, small_inner_per(p), np.uint64((2**64) // p), shift, out)
+    per, per_after = small_inner_per(p), small_inner_per(p, reduced=True)
+    kernels.get().small_inner(a64, b64, b2_64, p, per, per_after, np.uint64((2**64) // p), shift, out)
     return out
 
 
@@ -476,7 +479,7 @@ def reference_matmul(field: Any, a: np.ndarray, b: np.ndarray, plan: MatmulPlan)
 def reference_small_inner(p: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The pure-numpy small-inner product (reference of the bit-identity tests)."""
     pu = np.uint64(p)
-    per = small_inner_per(p)
+    per, per_after = small_inner_per(p), small_inner_per(p, reduced=True)
     au = a.astype(np.uint64)
     bu = b.astype(np.uint64)
     out = np.empty((a.shape[0], b.shape[1]), dtype=np.int64)
@@ -490,7 +493,7 @@ def reference_small_inner(p: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
                 continue
             if pending == per:
                 np.remainder(acc, pu, out=acc)
-                pending = 0
+                pending = per - per_after
             np.multiply(bu[c], coef, out=tmp)
             acc += tmp
             pending += 1

@@ -537,3 +537,14 @@ def test_raw_sum_compiled_equals_numpy_and_python(p):
         assert (got.astype(object) == want).all()
     assert np.array_equal(F.raw_sum([first, *rest[:1], rest[1].astype(np.int64)]),
                           F._numpy_sum([first, *rest[:2]]))
+
+
+@pytest.mark.parametrize("p", [2, 3, 65521, 2**31 - 1, 3037000493, 2**32 - 5])
+def test_small_inner_budgets_never_overflow_uint64(p):
+    # the accumulator's budgets: per products from zero, per_after on top of a reduced value (≤ p − 1)
+    from cmpc.matmul import small_inner_per
+
+    per, after = small_inner_per(p), small_inner_per(p, reduced=True)
+    assert 1 <= after <= per
+    assert per * (p - 1) ** 2 <= 2**64 - 1
+    assert (p - 1) + after * (p - 1) ** 2 <= 2**64 - 1
