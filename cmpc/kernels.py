@@ -233,11 +233,8 @@ def _small_inner_rows(a, b1, b2, p, per, per_after, mu, shift, out):  # type: ig
     k1 = b1.shape[0]
     n = b1.shape[1]
     pu = np.uint64(p)
-    lo32 = np.uint64(0xFFFFFFFF)
-    s32 = np.uint64(32)
-    m0 = np.uint64(mu) & lo32
-    m1 = np.uint64(mu) >> s32
-    sh = np.uint64(shift)
+    m0 = np.uint64(mu) & np.uint64(0xFFFFFFFF)
+    m1 = np.uint64(mu) >> np.uint64(32)
     tile = SMALL_INNER_TILE
     acc_buf = np.empty(tile, dtype=np.uint64)
     for c0 in range(0, n, tile):
@@ -254,21 +251,10 @@ def _small_inner_rows(a, b1, b2, p, per, per_after, mu, shift, out):  # type: ig
                 if pending == per:
                     if shift:
                         for c in range(w):
-                            x = acc[c]
-                            y = (x & pu) + (x >> sh)
-                            y = (y & pu) + (y >> sh)
-                            acc[c] = y - pu if y >= pu else y
+                            acc[c] = _fold31(acc[c], pu)
                     else:
                         for c in range(w):
-                            x = acc[c]
-                            x0 = x & lo32
-                            x1 = x >> s32
-                            p00 = x0 * m0
-                            p10 = x1 * m0
-                            mid = (p00 >> s32) + (p10 & lo32) + x0 * m1
-                            q = x1 * m1 + (p10 >> s32) + (mid >> s32)
-                            y = x - q * pu
-                            acc[c] = y - pu if y >= pu else y
+                            acc[c] = _barrett(acc[c], pu, m0, m1)
                     pending = per - per_after  # a reduced accumulator (≤ p − 1) has room for per_after terms
                 if t < k1:
                     bt = b1[t, c0:c1]
@@ -294,21 +280,10 @@ def _small_inner_rows(a, b1, b2, p, per, per_after, mu, shift, out):  # type: ig
                     o[c] = 0
             elif shift:
                 for c in range(w):
-                    x = acc[c]
-                    y = (x & pu) + (x >> sh)
-                    y = (y & pu) + (y >> sh)
-                    o[c] = y - pu if y >= pu else y
+                    o[c] = _fold31(acc[c], pu)
             else:
                 for c in range(w):
-                    x = acc[c]
-                    x0 = x & lo32
-                    x1 = x >> s32
-                    p00 = x0 * m0
-                    p10 = x1 * m0
-                    mid = (p00 >> s32) + (p10 & lo32) + x0 * m1
-                    q = x1 * m1 + (p10 >> s32) + (mid >> s32)
-                    y = x - q * pu
-                    o[c] = y - pu if y >= pu else y
+                    o[c] = _barrett(acc[c], pu, m0, m1)
 
 
 def _sum_mod(first, rest, p, mu, shift, out):  # type: ignore[no-untyped-def]
@@ -322,11 +297,8 @@ def _sum_mod(first, rest, p, mu, shift, out):  # type: ignore[no-untyped-def]
     """
     n = first.shape[0]
     pu = np.uint64(p)
-    lo32 = np.uint64(0xFFFFFFFF)
-    s32 = np.uint64(32)
-    m0 = np.uint64(mu) & lo32
-    m1 = np.uint64(mu) >> s32
-    sh = np.uint64(shift)
+    m0 = np.uint64(mu) & np.uint64(0xFFFFFFFF)
+    m1 = np.uint64(mu) >> np.uint64(32)
     tile = SMALL_INNER_TILE
     acc_buf = np.empty(tile, dtype=np.uint64)
     for c0 in range(0, n, tile):
@@ -343,21 +315,40 @@ def _sum_mod(first, rest, p, mu, shift, out):  # type: ignore[no-untyped-def]
         o = out[c0:c1]
         if shift:
             for c in range(w):
-                v = acc[c]
-                y = (v & pu) + (v >> sh)
-                y = (y & pu) + (y >> sh)
-                o[c] = y - pu if y >= pu else y
+                o[c] = _fold31(acc[c], pu)
         else:
             for c in range(w):
-                v = acc[c]
-                v0 = v & lo32
-                v1 = v >> s32
-                p00 = v0 * m0
-                p10 = v1 * m0
-                mid = (p00 >> s32) + (p10 & lo32) + v0 * m1
-                q = v1 * m1 + (p10 >> s32) + (mid >> s32)
-                y = v - q * pu
-                o[c] = y - pu if y >= pu else y
+                o[c] = _barrett(acc[c], pu, m0, m1)
+
+
+def _fold31_py(x, pu):  # type: ignore[no-untyped-def]
+    """x mod p for any uint64 x and p = ``pu`` = 2^31 − 1: two Mersenne folds and one conditional
+    subtraction (see ``small_inner``). Scalar: the calling loops inline it and stay vectorised."""
+    s31 = np.uint64(31)
+    y = (x & pu) + (x >> s31)
+    y = (y & pu) + (y >> s31)
+    return y - pu if y >= pu else y
+
+
+def _barrett_py(x, pu, m0, m1):  # type: ignore[no-untyped-def]
+    """x mod p for any uint64 x and p = ``pu`` < 2^32 by Barrett's method, ``mu = ⌊2^64/p⌋`` given as its
+    32-bit halves ``m0``, ``m1`` (see ``small_inner``). Scalar, like ``_fold31_py``."""
+    lo32 = np.uint64(0xFFFFFFFF)
+    s32 = np.uint64(32)
+    x0 = x & lo32
+    x1 = x >> s32
+    p00 = x0 * m0
+    p10 = x1 * m0
+    mid = (p00 >> s32) + (p10 & lo32) + x0 * m1
+    q = x1 * m1 + (p10 >> s32) + (mid >> s32)
+    y = x - q * pu
+    return y - pu if y >= pu else y
+
+
+#: the reductions the kernels call: :func:`get` replaces them by the jitted ``_fold31_py`` and
+#: ``_barrett_py`` before compiling the kernels (numba resolves these globals when it compiles a kernel)
+_fold31: Any = _fold31_py
+_barrett: Any = _barrett_py
 
 
 def loaded() -> bool:
@@ -374,6 +365,8 @@ def get() -> Any:
         def jit(fn: Any) -> Any:
             return numba.njit(cache=True, nogil=True, boundscheck=False)(fn)
 
+        global _fold31, _barrett
+        _fold31, _barrett = jit(_fold31_py), jit(_barrett_py)
         _KERNELS = SimpleNamespace(
             split=jit(_split),
             combine=jit(_combine),
