@@ -108,109 +108,158 @@ def _make_tccr(k: int, tweak_hi: int = 0) -> Any:
     return tccr_blocks
 
 
-def _garble_all(zero_in, delta, tables, out, out_slots, zero_slot, L, c_begin, c_end, rk,  # type: ignore[no-untyped-def]
-                and_lo, and_out, xor_lo, xor_out, aa, ab, fa, fb, xa, xb):
-    """Garble copies ``c_begin .. c_end − 1`` of the whole plan in chunks of ``L.shape[1]`` copies.
+def _garble_all(zero_in, delta, tables, out, out_regs, zero_reg, L, c_begin, c_end, rk,  # type: ignore[no-untyped-def]
+                and_lo, xor_lo, aa, ab, ao, fa, fb, xa, xb, xo):
+    """Garble copies ``c_begin .. c_end − 1`` of the whole plan in chunks of ``L.shape[1] // 2`` copies.
 
-    Per chunk: input zero labels into L, then stage by stage the AND gates g (global number; operands
-    A⁰ = L[a] ⊕ inv_a·Δ, B⁰ likewise; H0..H3 = H(A⁰, j), H(A¹, j), H(B⁰, j + 1), H(B¹, j + 1) with
-    j = 2(g·copies + c); T_G = H0 ⊕ H1 ⊕ p_b·Δ, T_E = H2 ⊕ H3 ⊕ A⁰, C⁰ = H0 ⊕ p_a·T_G ⊕ H2 ⊕ p_b·(H2 ⊕ H3),
-    p = lsb of the zero labels) and the XOR gates (C⁰ = A⁰ ⊕ B⁰), then the output slots into ``out``.
-    The chunk stays in cache; only tables and outputs go to memory.
+    ``L`` (registers, 2·chunk) holds the chunk's labels, copy c of register r in words 2c, 2c + 1 (see
+    :class:`~private_mdi.gc.plan.RegisterPlan`). Per chunk: input zero labels into L, then stage by stage
+    the AND gates g (operands A⁰ = L[aa[g]] ⊕ fa[g]·Δ, B⁰ likewise; H0..H3 = H(A⁰, j), H(A¹, j), H(B⁰, j + 1),
+    H(B¹, j + 1) with j = 2(g·copies + c); T_G = H0 ⊕ H1 ⊕ p_b·Δ, T_E = H2 ⊕ H3 ⊕ A⁰,
+    C⁰ = H0 ⊕ p_a·T_G ⊕ H2 ⊕ p_b·(H2 ⊕ H3), p = lsb of the zero labels) and the XOR gates (C⁰ = A⁰ ⊕ B⁰),
+    then the output registers into ``out``. Two copies per step: their eight hashes (sixteen AES chains
+    over the two π) are independent, which keeps the AES units busy. The chunk stays in cache; only tables
+    and outputs go to memory.
     """
     total = np.uint64(delta.shape[0])
-    chunk = L.shape[1]
+    chunk = L.shape[1] // 2
     one = np.uint64(1)
     zero = np.uint64(0)
     two = np.uint64(2)
     for c0 in range(c_begin, c_end, chunk):
         w = min(chunk, c_end - c0)
-        _load_chunk(L, zero_in, zero_slot, c0, w, False)
-        for st in range(and_out.shape[0]):
+        _load_chunk(L, zero_in, zero_reg, c0, w, False)
+        for st in range(and_lo.shape[0] - 1):
             for g in range(and_lo[st], and_lo[st + 1]):
                 sa = aa[g]
                 sb = ab[g]
+                o = ao[g]
                 ia = zero - np.uint64(fa[g])
                 ib = zero - np.uint64(fb[g])
-                o = and_out[st] + g - and_lo[st]
                 base = two * (np.uint64(g) * total + np.uint64(c0))
-                for c in range(w):
-                    d0 = delta[c0 + c, 0]
-                    d1 = delta[c0 + c, 1]
-                    a0l = L[sa, c, 0] ^ (d0 & ia)
-                    a0h = L[sa, c, 1] ^ (d1 & ia)
-                    b0l = L[sb, c, 0] ^ (d0 & ib)
-                    b0h = L[sb, c, 1] ^ (d1 & ib)
+                for c in range(0, w, 2):
+                    d = min(c + 1, w - 1)  # an odd last copy is garbled twice (same result)
+                    e0 = delta[c0 + c, 0]
+                    e1 = delta[c0 + c, 1]
+                    f0 = delta[c0 + d, 0]
+                    f1 = delta[c0 + d, 1]
+                    a0l = L[sa, 2 * c] ^ (e0 & ia)
+                    a0h = L[sa, 2 * c + 1] ^ (e1 & ia)
+                    b0l = L[sb, 2 * c] ^ (e0 & ib)
+                    b0h = L[sb, 2 * c + 1] ^ (e1 & ib)
+                    a1l = L[sa, 2 * d] ^ (f0 & ia)
+                    a1h = L[sa, 2 * d + 1] ^ (f1 & ia)
+                    b1l = L[sb, 2 * d] ^ (f0 & ib)
+                    b1h = L[sb, 2 * d + 1] ^ (f1 & ib)
                     j = base + two * np.uint64(c)
-                    h = _TCCR4(rk, (a0l, a0h, a0l ^ d0, a0h ^ d1, b0l, b0h, b0l ^ d0, b0h ^ d1),
-                               (j, j, j | one, j | one))
+                    k = base + two * np.uint64(d)
+                    h = _TCCR8(rk, (a0l, a0h, a0l ^ e0, a0h ^ e1, b0l, b0h, b0l ^ e0, b0h ^ e1,
+                                    a1l, a1h, a1l ^ f0, a1h ^ f1, b1l, b1h, b1l ^ f0, b1h ^ f1),
+                               (j, j, j | one, j | one, k, k, k | one, k | one))
                     pa = zero - (a0l & one)
                     pb = zero - (b0l & one)
-                    tgl = h[0] ^ h[2] ^ (d0 & pb)
-                    tgh = h[1] ^ h[3] ^ (d1 & pb)
+                    tgl = h[0] ^ h[2] ^ (e0 & pb)
+                    tgh = h[1] ^ h[3] ^ (e1 & pb)
                     el = h[4] ^ h[6]
                     eh = h[5] ^ h[7]
+                    qa = zero - (a1l & one)
+                    qb = zero - (b1l & one)
+                    ugl = h[8] ^ h[10] ^ (f0 & qb)
+                    ugh = h[9] ^ h[11] ^ (f1 & qb)
+                    fl = h[12] ^ h[14]
+                    fh = h[13] ^ h[15]
                     tables[g, 0, c0 + c, 0] = tgl
                     tables[g, 0, c0 + c, 1] = tgh
                     tables[g, 1, c0 + c, 0] = el ^ a0l
                     tables[g, 1, c0 + c, 1] = eh ^ a0h
-                    L[o, c, 0] = h[0] ^ (tgl & pa) ^ h[4] ^ (el & pb)
-                    L[o, c, 1] = h[1] ^ (tgh & pa) ^ h[5] ^ (eh & pb)
-            _xor_stage(L, w, xor_lo[st], xor_lo[st + 1], xor_out[st], xa, xb)
-        _store_chunk(out, L, out_slots, c0, w, False)
+                    tables[g, 0, c0 + d, 0] = ugl
+                    tables[g, 0, c0 + d, 1] = ugh
+                    tables[g, 1, c0 + d, 0] = fl ^ a1l
+                    tables[g, 1, c0 + d, 1] = fh ^ a1h
+                    L[o, 2 * c] = h[0] ^ (tgl & pa) ^ h[4] ^ (el & pb)
+                    L[o, 2 * c + 1] = h[1] ^ (tgh & pa) ^ h[5] ^ (eh & pb)
+                    L[o, 2 * d] = h[8] ^ (ugl & qa) ^ h[12] ^ (fl & qb)
+                    L[o, 2 * d + 1] = h[9] ^ (ugh & qa) ^ h[13] ^ (fh & qb)
+            _xor_stage(L, w, xor_lo[st], xor_lo[st + 1], xa, xb, xo)
+        _store_chunk(out, L, out_regs, c0, w, False)
 
 
-def _evaluate_all(labels_in, tables, out, out_slots, zero_slot, L, c_begin, c_end, total, first, rk,  # type: ignore[no-untyped-def]
-                  and_lo, and_out, xor_lo, xor_out, aa, ab, xa, xb):
+def _evaluate_all(labels_in, tables, out, out_regs, zero_reg, L, c_begin, c_end, total, first, rk,  # type: ignore[no-untyped-def]
+                  and_lo, xor_lo, aa, ab, ao, xa, xb, xo):
     """Evaluate copies ``c_begin .. c_end − 1`` (copies ``first + c`` of a garbling of ``total``) in
     chunks: C = H(A, j) ⊕ s_a·T_G ⊕ H(B, j + 1) ⊕ s_b·(T_E ⊕ A) per AND gate (s = lsb of the active
-    label), A ⊕ B per XOR gate; two copies per step so that four hashes run side by side."""
+    label), A ⊕ B per XOR gate; four copies per step so that eight hashes run side by side."""
     tot = np.uint64(total)
-    chunk = L.shape[1]
+    chunk = L.shape[1] // 2
     one = np.uint64(1)
     zero = np.uint64(0)
     two = np.uint64(2)
     for c0 in range(c_begin, c_end, chunk):
         w = min(chunk, c_end - c0)
-        _load_chunk(L, labels_in, zero_slot, c0, w, True)
-        for st in range(and_out.shape[0]):
+        _load_chunk(L, labels_in, zero_reg, c0, w, True)
+        for st in range(and_lo.shape[0] - 1):
             for g in range(and_lo[st], and_lo[st + 1]):
                 sa = aa[g]
                 sb = ab[g]
-                o = and_out[st] + g - and_lo[st]
+                o = ao[g]
                 base = two * (np.uint64(g) * tot + np.uint64(first + c0))
-                c = 0
-                while c < w:
-                    c2 = c + 1 if c + 1 < w else c  # an odd last copy is hashed twice (same result)
-                    al = L[sa, c, 0]
-                    ah = L[sa, c, 1]
-                    bl = L[sb, c, 0]
-                    xl = L[sa, c2, 0]
-                    xh = L[sa, c2, 1]
-                    yl = L[sb, c2, 0]
-                    j = base + two * np.uint64(c)
-                    k = base + two * np.uint64(c2)
-                    h = _TCCR4(rk, (al, ah, bl, L[sb, c, 1], xl, xh, yl, L[sb, c2, 1]),
-                               (j, j | one, k, k | one))
-                    ma = zero - (al & one)
-                    mb = zero - (bl & one)
+                for c in range(0, w, 4):
+                    c1 = min(c + 1, w - 1)  # a short last step hashes a copy twice (same result)
+                    c2 = min(c + 2, w - 1)
+                    c3 = min(c + 3, w - 1)
+                    a0l = L[sa, 2 * c]
+                    a0h = L[sa, 2 * c + 1]
+                    b0l = L[sb, 2 * c]
+                    a1l = L[sa, 2 * c1]
+                    a1h = L[sa, 2 * c1 + 1]
+                    b1l = L[sb, 2 * c1]
+                    a2l = L[sa, 2 * c2]
+                    a2h = L[sa, 2 * c2 + 1]
+                    b2l = L[sb, 2 * c2]
+                    a3l = L[sa, 2 * c3]
+                    a3h = L[sa, 2 * c3 + 1]
+                    b3l = L[sb, 2 * c3]
+                    j0 = base + two * np.uint64(c)
+                    j1 = base + two * np.uint64(c1)
+                    j2 = base + two * np.uint64(c2)
+                    j3 = base + two * np.uint64(c3)
+                    h = _TCCR8(rk, (a0l, a0h, b0l, L[sb, 2 * c + 1], a1l, a1h, b1l, L[sb, 2 * c1 + 1],
+                                    a2l, a2h, b2l, L[sb, 2 * c2 + 1], a3l, a3h, b3l, L[sb, 2 * c3 + 1]),
+                               (j0, j0 | one, j1, j1 | one, j2, j2 | one, j3, j3 | one))
                     t = c0 + c
-                    r0 = h[0] ^ (tables[g, 0, t, 0] & ma) ^ h[2] ^ ((tables[g, 1, t, 0] ^ al) & mb)
-                    r1 = h[1] ^ (tables[g, 0, t, 1] & ma) ^ h[3] ^ ((tables[g, 1, t, 1] ^ ah) & mb)
-                    ma = zero - (xl & one)
-                    mb = zero - (yl & one)
+                    ma = zero - (a0l & one)
+                    mb = zero - (b0l & one)
+                    r0 = h[0] ^ (tables[g, 0, t, 0] & ma) ^ h[2] ^ ((tables[g, 1, t, 0] ^ a0l) & mb)
+                    r1 = h[1] ^ (tables[g, 0, t, 1] & ma) ^ h[3] ^ ((tables[g, 1, t, 1] ^ a0h) & mb)
+                    t = c0 + c1
+                    ma = zero - (a1l & one)
+                    mb = zero - (b1l & one)
+                    r2 = h[4] ^ (tables[g, 0, t, 0] & ma) ^ h[6] ^ ((tables[g, 1, t, 0] ^ a1l) & mb)
+                    r3 = h[5] ^ (tables[g, 0, t, 1] & ma) ^ h[7] ^ ((tables[g, 1, t, 1] ^ a1h) & mb)
                     t = c0 + c2
-                    L[o, c2, 0] = h[4] ^ (tables[g, 0, t, 0] & ma) ^ h[6] ^ ((tables[g, 1, t, 0] ^ xl) & mb)
-                    L[o, c2, 1] = h[5] ^ (tables[g, 0, t, 1] & ma) ^ h[7] ^ ((tables[g, 1, t, 1] ^ xh) & mb)
-                    L[o, c, 0] = r0
-                    L[o, c, 1] = r1
-                    c += 2
-            _xor_stage(L, w, xor_lo[st], xor_lo[st + 1], xor_out[st], xa, xb)
-        _store_chunk(out, L, out_slots, c0, w, True)
+                    ma = zero - (a2l & one)
+                    mb = zero - (b2l & one)
+                    r4 = h[8] ^ (tables[g, 0, t, 0] & ma) ^ h[10] ^ ((tables[g, 1, t, 0] ^ a2l) & mb)
+                    r5 = h[9] ^ (tables[g, 0, t, 1] & ma) ^ h[11] ^ ((tables[g, 1, t, 1] ^ a2h) & mb)
+                    t = c0 + c3
+                    ma = zero - (a3l & one)
+                    mb = zero - (b3l & one)
+                    r6 = h[12] ^ (tables[g, 0, t, 0] & ma) ^ h[14] ^ ((tables[g, 1, t, 0] ^ a3l) & mb)
+                    r7 = h[13] ^ (tables[g, 0, t, 1] & ma) ^ h[15] ^ ((tables[g, 1, t, 1] ^ a3h) & mb)
+                    L[o, 2 * c3] = r6
+                    L[o, 2 * c3 + 1] = r7
+                    L[o, 2 * c2] = r4
+                    L[o, 2 * c2 + 1] = r5
+                    L[o, 2 * c1] = r2
+                    L[o, 2 * c1 + 1] = r3
+                    L[o, 2 * c] = r0
+                    L[o, 2 * c + 1] = r1
+            _xor_stage(L, w, xor_lo[st], xor_lo[st + 1], xa, xb, xo)
+        _store_chunk(out, L, out_regs, c0, w, True)
 
 
-def _load_chunk_py(L, src, zero_slot, c0, w, copy_major):  # type: ignore[no-untyped-def]
-    """L[i, c] = src[i, c0 + c] for the input wires i (and the zero slot cleared), copies c < w.
+def _load_chunk_py(L, src, zero_reg, c0, w, copy_major):  # type: ignore[no-untyped-def]
+    """L[i, 2c + h] = src[i, c0 + c, h] for the input wires i (and the zero register cleared), copies c < w.
 
     ``copy_major``: loop copies outside (``src`` is then the (copies, n_in, 2) labels seen transposed)."""
     n_in = src.shape[0]
@@ -218,42 +267,40 @@ def _load_chunk_py(L, src, zero_slot, c0, w, copy_major):  # type: ignore[no-unt
     if copy_major:
         for c in range(w):
             for i in range(n_in):
-                L[i, c, 0] = src[i, c0 + c, 0]
-                L[i, c, 1] = src[i, c0 + c, 1]
+                L[i, 2 * c] = src[i, c0 + c, 0]
+                L[i, 2 * c + 1] = src[i, c0 + c, 1]
     else:
         for i in range(n_in):
             for c in range(w):
-                L[i, c, 0] = src[i, c0 + c, 0]
-                L[i, c, 1] = src[i, c0 + c, 1]
-    for c in range(w):
-        L[zero_slot, c, 0] = zero
-        L[zero_slot, c, 1] = zero
+                L[i, 2 * c] = src[i, c0 + c, 0]
+                L[i, 2 * c + 1] = src[i, c0 + c, 1]
+    for k in range(2 * w):
+        L[zero_reg, k] = zero
 
 
-def _store_chunk_py(out, L, out_slots, c0, w, copy_major):  # type: ignore[no-untyped-def]
-    """out[q, c0 + c] = L[out_slots[q], c] (copies outside when ``out`` is a transposed view)."""
+def _store_chunk_py(out, L, out_regs, c0, w, copy_major):  # type: ignore[no-untyped-def]
+    """out[q, c0 + c, h] = L[out_regs[q], 2c + h] (copies outside when ``out`` is a transposed view)."""
     if copy_major:
         for c in range(w):
-            for q in range(out_slots.shape[0]):
-                out[q, c0 + c, 0] = L[out_slots[q], c, 0]
-                out[q, c0 + c, 1] = L[out_slots[q], c, 1]
+            for q in range(out_regs.shape[0]):
+                out[q, c0 + c, 0] = L[out_regs[q], 2 * c]
+                out[q, c0 + c, 1] = L[out_regs[q], 2 * c + 1]
     else:
-        for q in range(out_slots.shape[0]):
-            sq = out_slots[q]
+        for q in range(out_regs.shape[0]):
+            r = out_regs[q]
             for c in range(w):
-                out[q, c0 + c, 0] = L[sq, c, 0]
-                out[q, c0 + c, 1] = L[sq, c, 1]
+                out[q, c0 + c, 0] = L[r, 2 * c]
+                out[q, c0 + c, 1] = L[r, 2 * c + 1]
 
 
-def _xor_stage_py(L, w, lo, hi, out_start, xa, xb):  # type: ignore[no-untyped-def]
-    """L[out_start + i − lo] = L[xa[i]] ⊕ L[xb[i]] for i in [lo, hi) (sub-levels in order), copies < w."""
+def _xor_stage_py(L, w, lo, hi, xa, xb, xo):  # type: ignore[no-untyped-def]
+    """L[xo[i]] = L[xa[i]] ⊕ L[xb[i]] for i in [lo, hi) in order (the first 2w words of each register)."""
     for i in range(lo, hi):
-        sa = xa[i]
-        sb = xb[i]
-        o = out_start + i - lo
-        for c in range(w):
-            L[o, c, 0] = L[sa, c, 0] ^ L[sb, c, 0]
-            L[o, c, 1] = L[sa, c, 1] ^ L[sb, c, 1]
+        ra = xa[i]
+        rb = xb[i]
+        ro = xo[i]
+        for k in range(2 * w):
+            L[ro, k] = L[ra, k] ^ L[rb, k]
 
 
 def _tags_py(labels, total, first, rk, out):  # type: ignore[no-untyped-def]
@@ -306,6 +353,7 @@ def _probe_py(rk, x, t):  # type: ignore[no-untyped-def]
 # module-level intrinsics and dispatchers (numba's on-disk cache needs them as module globals; nothing is
 # compiled before first use, then the compiled code is loaded from the cache in later processes)
 _TCCR4: Any = None
+_TCCR8: Any = None
 _TCCR4HI: Any = None
 _xor_stage: Any = None
 _load_chunk: Any = None
@@ -316,6 +364,7 @@ _tags_jit: Any = None
 _probe_jit: Any = None
 if AVAILABLE:
     _TCCR4 = _make_tccr(4)
+    _TCCR8 = _make_tccr(8)
     _TCCR4HI = _make_tccr(4, tweak_hi=1)
     _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
     _xor_stage = _jit(_xor_stage_py)
@@ -360,7 +409,7 @@ CHUNK_BYTES = 1 << 20
 
 
 def _chunk_copies(plan: Plan) -> int:
-    return min(1024, max(64, CHUNK_BYTES // (16 * plan.n_slots)))
+    return min(1024, max(64, CHUNK_BYTES // (16 * plan.registers.n_regs)))
 
 
 def _split(copies: int, threads: int) -> list[tuple[int, int]]:
@@ -374,17 +423,16 @@ def garble_plan(plan: Plan, zero_in: np.ndarray, delta: np.ndarray, threads: int
     """Garble all copies: zero_in (n_in, C, 2), delta (C, 2) -> tables (n_and, 2, C, 2), stored output
     labels (n_out, C, 2), exactly as :func:`private_mdi.gc.garble` does with the other backends."""
     garble_all, _ = _kernels()
-    fl = plan.flat
+    rp = plan.registers
     copies = delta.shape[0]
     tables = np.empty((plan.n_and, 2, copies, 2), dtype=np.uint64)
     out = np.empty((plan.out_slots.size, copies, 2), dtype=np.uint64)
     zero_in = np.ascontiguousarray(zero_in, dtype=np.uint64)
     delta = np.ascontiguousarray(delta, dtype=np.uint64)
-    slots = np.ascontiguousarray(plan.out_slots, dtype=np.int64)
 
     def fn(L: np.ndarray, lo: int, hi: int) -> None:
-        garble_all(zero_in, delta, tables, out, slots, plan.zero_slot, L, lo, hi, round_keys(), fl.and_lo,
-                   fl.and_out, fl.xor_lo, fl.xor_out, fl.aa, fl.ab, fl.fa, fl.fb, fl.xa, fl.xb)
+        garble_all(zero_in, delta, tables, out, rp.out_regs, rp.zero_reg, L, lo, hi, round_keys(), rp.and_lo,
+                   rp.xor_lo, rp.aa, rp.ab, rp.ao, rp.fa, rp.fb, rp.xa, rp.xb, rp.xo)
 
     _run_ranges(fn, _split(copies, threads), plan)
     return tables, out
@@ -394,18 +442,17 @@ def evaluate_plan(plan: Plan, tables: np.ndarray, labels_in: np.ndarray, total: 
                   threads: int = 1) -> np.ndarray:
     """Evaluate copies ``first ..`` of a garbling of ``total``: labels_in (n_in, C, 2) -> (n_out, C, 2)."""
     _, evaluate_all = _kernels()
-    fl = plan.flat
+    rp = plan.registers
     copies = labels_in.shape[1]
     # the caller returns (copies, n_out, 2): write that layout (seen transposed) and read labels_in as
     # given (the transposed (copies, n_in, 2) labels), so that neither needs a transposing copy
     out = np.empty((copies, plan.out_slots.size, 2), dtype=np.uint64).transpose(1, 0, 2)
     if labels_in.dtype != np.uint64:
         labels_in = labels_in.astype(np.uint64)
-    slots = np.ascontiguousarray(plan.out_slots, dtype=np.int64)
 
     def fn(L: np.ndarray, lo: int, hi: int) -> None:
-        evaluate_all(labels_in, tables, out, slots, plan.zero_slot, L, lo, hi, total, first, round_keys(),
-                     fl.and_lo, fl.and_out, fl.xor_lo, fl.xor_out, fl.aa, fl.ab, fl.xa, fl.xb)
+        evaluate_all(labels_in, tables, out, rp.out_regs, rp.zero_reg, L, lo, hi, total, first, round_keys(),
+                     rp.and_lo, rp.xor_lo, rp.aa, rp.ab, rp.ao, rp.xa, rp.xb, rp.xo)
 
     _run_ranges(fn, _split(copies, threads), plan)
     return out
@@ -413,9 +460,10 @@ def evaluate_plan(plan: Plan, tables: np.ndarray, labels_in: np.ndarray, total: 
 
 def _run_ranges(fn: Any, ranges: list[tuple[int, int]], plan: Plan) -> None:
     """fn(L, lo, hi) over the copy ranges, one thread each (the kernels release the GIL), each thread
-    with its own chunk buffer L."""
+    with its own chunk buffer L (registers, 2 · copies per chunk)."""
     def one(lo: int, hi: int) -> None:
-        fn(np.empty((plan.n_slots, _chunk_copies(plan), 2), dtype=np.uint64), lo, hi)
+        chunk = min(_chunk_copies(plan), hi - lo)
+        fn(np.empty((plan.registers.n_regs, 2 * chunk), dtype=np.uint64), lo, hi)
 
     if len(ranges) == 1:
         one(*ranges[0])
