@@ -26,15 +26,13 @@ from typing import Any
 import numpy as np
 
 from .aeskey import expand_key
+from .aesni_ir import has_vaes, make_evaluate_step, make_garble_step, make_tccr
 from .hash import FIXED_KEY, tccr_hash_int
 from .plan import Plan
 
 try:  # pragma: no cover - exercised implicitly
     import llvmlite.binding as llvm
     import numba
-    from llvmlite import ir
-    from numba import types
-    from numba.extending import intrinsic
 except ImportError:  # pragma: no cover
     numba = None  # type: ignore[assignment]
 
@@ -56,58 +54,6 @@ def _has_aesni() -> bool:
 AVAILABLE = _has_aesni()
 
 
-def _make_tccr(k: int, tweak_hi: int = 0) -> Any:
-    """A numba intrinsic for k hashes H(x, i) = π(π(x) ⊕ i) ⊕ π(x) (GKWY §7.4) with tweaks
-    i = i_lo + 2^64·tweak_hi: (round keys, (lo_0, hi_0, …), (i_lo_0, …)) -> (H lo_0, H hi_0, …). Blocks
-    stay in vector registers between the two π; k independent chains."""
-
-    @intrinsic  # type: ignore[misc]
-    def tccr_blocks(typingctx: Any, rk: Any, xs: Any, tw: Any) -> Any:
-        sig = types.UniTuple(types.uint64, 2 * k)(
-            rk, types.UniTuple(types.uint64, 2 * k), types.UniTuple(types.uint64, k)
-        )
-
-        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-            i32 = ir.IntType(32)
-            i64 = ir.IntType(64)
-            v2 = ir.VectorType(i64, 2)
-            arr = context.make_array(signature.args[0])(context, builder, args[0])
-            base = builder.bitcast(arr.data, v2.as_pointer())
-            keys = [builder.load(builder.gep(base, [ir.Constant(i32, r)]), align=8) for r in range(11)]
-            fnty = ir.FunctionType(v2, [v2, v2])
-            enc = builder.module.declare_intrinsic("llvm.x86.aesni.aesenc", fnty=fnty)
-            last = builder.module.declare_intrinsic("llvm.x86.aesni.aesenclast", fnty=fnty)
-
-            def pi(states: list[Any]) -> list[Any]:
-                states = [builder.xor(s, keys[0]) for s in states]
-                for r in range(1, 10):
-                    states = [builder.call(enc, [s, keys[r]]) for s in states]
-                return [builder.call(last, [s, keys[10]]) for s in states]
-
-            xs_v, tw_v = [], []
-            for j in range(k):
-                v = ir.Constant(v2, ir.Undefined)
-                v = builder.insert_element(v, builder.extract_value(args[1], 2 * j), ir.Constant(i32, 0))
-                v = builder.insert_element(v, builder.extract_value(args[1], 2 * j + 1), ir.Constant(i32, 1))
-                xs_v.append(v)
-                t = ir.Constant(v2, ir.Undefined)
-                t = builder.insert_element(t, builder.extract_value(args[2], j), ir.Constant(i32, 0))
-                t = builder.insert_element(t, ir.Constant(i64, tweak_hi), ir.Constant(i32, 1))
-                tw_v.append(t)
-            px = pi(xs_v)
-            ys = pi([builder.xor(p, t) for p, t in zip(px, tw_v)])
-            outs = []
-            for y, p in zip(ys, px):
-                h = builder.xor(y, p)
-                outs.append(builder.extract_element(h, ir.Constant(i32, 0)))
-                outs.append(builder.extract_element(h, ir.Constant(i32, 1)))
-            return context.make_tuple(builder, signature.return_type, outs)
-
-        return sig, codegen
-
-    return tccr_blocks
-
-
 def _garble_all(zero_in, delta, tables, out, out_regs, zero_reg, L, c_begin, c_end, rk,  # type: ignore[no-untyped-def]
                 and_lo, xor_lo, aa, ab, ao, fa, fb, xa, xb, xo):
     """Garble copies ``c_begin .. c_end − 1`` of the whole plan in chunks of ``L.shape[1] // 2`` copies.
@@ -123,7 +69,6 @@ def _garble_all(zero_in, delta, tables, out, out_regs, zero_reg, L, c_begin, c_e
     """
     total = np.uint64(delta.shape[0])
     chunk = L.shape[1] // 2
-    one = np.uint64(1)
     zero = np.uint64(0)
     two = np.uint64(2)
     for c0 in range(c_begin, c_end, chunk):
@@ -137,49 +82,15 @@ def _garble_all(zero_in, delta, tables, out, out_regs, zero_reg, L, c_begin, c_e
                 ia = zero - np.uint64(fa[g])
                 ib = zero - np.uint64(fb[g])
                 base = two * (np.uint64(g) * total + np.uint64(c0))
-                for c in range(0, w, 2):
-                    d = min(c + 1, w - 1)  # an odd last copy is garbled twice (same result)
-                    e0 = delta[c0 + c, 0]
-                    e1 = delta[c0 + c, 1]
-                    f0 = delta[c0 + d, 0]
-                    f1 = delta[c0 + d, 1]
-                    a0l = L[sa, 2 * c] ^ (e0 & ia)
-                    a0h = L[sa, 2 * c + 1] ^ (e1 & ia)
-                    b0l = L[sb, 2 * c] ^ (e0 & ib)
-                    b0h = L[sb, 2 * c + 1] ^ (e1 & ib)
-                    a1l = L[sa, 2 * d] ^ (f0 & ia)
-                    a1h = L[sa, 2 * d + 1] ^ (f1 & ia)
-                    b1l = L[sb, 2 * d] ^ (f0 & ib)
-                    b1h = L[sb, 2 * d + 1] ^ (f1 & ib)
-                    j = base + two * np.uint64(c)
-                    k = base + two * np.uint64(d)
-                    h = _TCCR8(rk, (a0l, a0h, a0l ^ e0, a0h ^ e1, b0l, b0h, b0l ^ e0, b0h ^ e1,
-                                    a1l, a1h, a1l ^ f0, a1h ^ f1, b1l, b1h, b1l ^ f0, b1h ^ f1),
-                               (j, j, j | one, j | one, k, k, k | one, k | one))
-                    pa = zero - (a0l & one)
-                    pb = zero - (b0l & one)
-                    tgl = h[0] ^ h[2] ^ (e0 & pb)
-                    tgh = h[1] ^ h[3] ^ (e1 & pb)
-                    el = h[4] ^ h[6]
-                    eh = h[5] ^ h[7]
-                    qa = zero - (a1l & one)
-                    qb = zero - (b1l & one)
-                    ugl = h[8] ^ h[10] ^ (f0 & qb)
-                    ugh = h[9] ^ h[11] ^ (f1 & qb)
-                    fl = h[12] ^ h[14]
-                    fh = h[13] ^ h[15]
-                    tables[g, 0, c0 + c, 0] = tgl
-                    tables[g, 0, c0 + c, 1] = tgh
-                    tables[g, 1, c0 + c, 0] = el ^ a0l
-                    tables[g, 1, c0 + c, 1] = eh ^ a0h
-                    tables[g, 0, c0 + d, 0] = ugl
-                    tables[g, 0, c0 + d, 1] = ugh
-                    tables[g, 1, c0 + d, 0] = fl ^ a1l
-                    tables[g, 1, c0 + d, 1] = fh ^ a1h
-                    L[o, 2 * c] = h[0] ^ (tgl & pa) ^ h[4] ^ (el & pb)
-                    L[o, 2 * c + 1] = h[1] ^ (tgh & pa) ^ h[5] ^ (eh & pb)
-                    L[o, 2 * d] = h[8] ^ (ugl & qa) ^ h[12] ^ (fl & qb)
-                    L[o, 2 * d + 1] = h[9] ^ (ugh & qa) ^ h[13] ^ (fh & qb)
+                c = 0
+                while c + _GARBLE_STEP <= w:
+                    _garble_n(rk, L, tables, delta, sa, sb, o, g, c0 + c, 2 * c, ia, ib,
+                              base + two * np.uint64(c))
+                    c += _GARBLE_STEP
+                while c < w:
+                    _garble_1(rk, L, tables, delta, sa, sb, o, g, c0 + c, 2 * c, ia, ib,
+                              base + two * np.uint64(c))
+                    c += 1
             _xor_stage(L, w, xor_lo[st], xor_lo[st + 1], xa, xb, xo)
         _store_chunk(out, L, out_regs, c0, w, False)
 
@@ -191,8 +102,6 @@ def _evaluate_all(labels_in, tables, out, out_regs, zero_reg, L, c_begin, c_end,
     label), A ⊕ B per XOR gate; four copies per step so that eight hashes run side by side."""
     tot = np.uint64(total)
     chunk = L.shape[1] // 2
-    one = np.uint64(1)
-    zero = np.uint64(0)
     two = np.uint64(2)
     for c0 in range(c_begin, c_end, chunk):
         w = min(chunk, c_end - c0)
@@ -203,57 +112,13 @@ def _evaluate_all(labels_in, tables, out, out_regs, zero_reg, L, c_begin, c_end,
                 sb = ab[g]
                 o = ao[g]
                 base = two * (np.uint64(g) * tot + np.uint64(first + c0))
-                for c in range(0, w, 4):
-                    c1 = min(c + 1, w - 1)  # a short last step hashes a copy twice (same result)
-                    c2 = min(c + 2, w - 1)
-                    c3 = min(c + 3, w - 1)
-                    a0l = L[sa, 2 * c]
-                    a0h = L[sa, 2 * c + 1]
-                    b0l = L[sb, 2 * c]
-                    a1l = L[sa, 2 * c1]
-                    a1h = L[sa, 2 * c1 + 1]
-                    b1l = L[sb, 2 * c1]
-                    a2l = L[sa, 2 * c2]
-                    a2h = L[sa, 2 * c2 + 1]
-                    b2l = L[sb, 2 * c2]
-                    a3l = L[sa, 2 * c3]
-                    a3h = L[sa, 2 * c3 + 1]
-                    b3l = L[sb, 2 * c3]
-                    j0 = base + two * np.uint64(c)
-                    j1 = base + two * np.uint64(c1)
-                    j2 = base + two * np.uint64(c2)
-                    j3 = base + two * np.uint64(c3)
-                    h = _TCCR8(rk, (a0l, a0h, b0l, L[sb, 2 * c + 1], a1l, a1h, b1l, L[sb, 2 * c1 + 1],
-                                    a2l, a2h, b2l, L[sb, 2 * c2 + 1], a3l, a3h, b3l, L[sb, 2 * c3 + 1]),
-                               (j0, j0 | one, j1, j1 | one, j2, j2 | one, j3, j3 | one))
-                    t = c0 + c
-                    ma = zero - (a0l & one)
-                    mb = zero - (b0l & one)
-                    r0 = h[0] ^ (tables[g, 0, t, 0] & ma) ^ h[2] ^ ((tables[g, 1, t, 0] ^ a0l) & mb)
-                    r1 = h[1] ^ (tables[g, 0, t, 1] & ma) ^ h[3] ^ ((tables[g, 1, t, 1] ^ a0h) & mb)
-                    t = c0 + c1
-                    ma = zero - (a1l & one)
-                    mb = zero - (b1l & one)
-                    r2 = h[4] ^ (tables[g, 0, t, 0] & ma) ^ h[6] ^ ((tables[g, 1, t, 0] ^ a1l) & mb)
-                    r3 = h[5] ^ (tables[g, 0, t, 1] & ma) ^ h[7] ^ ((tables[g, 1, t, 1] ^ a1h) & mb)
-                    t = c0 + c2
-                    ma = zero - (a2l & one)
-                    mb = zero - (b2l & one)
-                    r4 = h[8] ^ (tables[g, 0, t, 0] & ma) ^ h[10] ^ ((tables[g, 1, t, 0] ^ a2l) & mb)
-                    r5 = h[9] ^ (tables[g, 0, t, 1] & ma) ^ h[11] ^ ((tables[g, 1, t, 1] ^ a2h) & mb)
-                    t = c0 + c3
-                    ma = zero - (a3l & one)
-                    mb = zero - (b3l & one)
-                    r6 = h[12] ^ (tables[g, 0, t, 0] & ma) ^ h[14] ^ ((tables[g, 1, t, 0] ^ a3l) & mb)
-                    r7 = h[13] ^ (tables[g, 0, t, 1] & ma) ^ h[15] ^ ((tables[g, 1, t, 1] ^ a3h) & mb)
-                    L[o, 2 * c3] = r6
-                    L[o, 2 * c3 + 1] = r7
-                    L[o, 2 * c2] = r4
-                    L[o, 2 * c2 + 1] = r5
-                    L[o, 2 * c1] = r2
-                    L[o, 2 * c1 + 1] = r3
-                    L[o, 2 * c] = r0
-                    L[o, 2 * c + 1] = r1
+                c = 0
+                while c + _EVALUATE_STEP <= w:
+                    _evaluate_n(rk, L, tables, sa, sb, o, g, c0 + c, 2 * c, base + two * np.uint64(c))
+                    c += _EVALUATE_STEP
+                while c < w:
+                    _evaluate_1(rk, L, tables, sa, sb, o, g, c0 + c, 2 * c, base + two * np.uint64(c))
+                    c += 1
             _xor_stage(L, w, xor_lo[st], xor_lo[st + 1], xa, xb, xo)
         _store_chunk(out, L, out_regs, c0, w, True)
 
@@ -352,9 +217,17 @@ def _probe_py(rk, x, t):  # type: ignore[no-untyped-def]
 
 # module-level intrinsics and dispatchers (numba's on-disk cache needs them as module globals; nothing is
 # compiled before first use, then the compiled code is loaded from the cache in later processes)
+#: copies per compiled step: garbling hashes 4 blocks per copy, evaluation 2, so both issue 8 AES chains
+_GARBLE_STEP = 2
+_EVALUATE_STEP = 4
+#: 256-bit AES rounds (two blocks per instruction) where the CPU has VAES
+WIDE = AVAILABLE and has_vaes()
 _TCCR4: Any = None
-_TCCR8: Any = None
 _TCCR4HI: Any = None
+_garble_n: Any = None
+_garble_1: Any = None
+_evaluate_n: Any = None
+_evaluate_1: Any = None
 _xor_stage: Any = None
 _load_chunk: Any = None
 _store_chunk: Any = None
@@ -363,9 +236,12 @@ _evaluate_all_jit: Any = None
 _tags_jit: Any = None
 _probe_jit: Any = None
 if AVAILABLE:
-    _TCCR4 = _make_tccr(4)
-    _TCCR8 = _make_tccr(8)
-    _TCCR4HI = _make_tccr(4, tweak_hi=1)
+    _TCCR4 = make_tccr(4, wide=WIDE)
+    _TCCR4HI = make_tccr(4, tweak_hi=1, wide=WIDE)
+    _garble_n = make_garble_step(_GARBLE_STEP, WIDE)
+    _garble_1 = make_garble_step(1, WIDE)
+    _evaluate_n = make_evaluate_step(_EVALUATE_STEP, WIDE)
+    _evaluate_1 = make_evaluate_step(1, WIDE)
     _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
     _xor_stage = _jit(_xor_stage_py)
     _load_chunk = _jit(_load_chunk_py)
