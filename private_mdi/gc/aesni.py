@@ -277,15 +277,16 @@ def round_keys() -> np.ndarray:
     return rk
 
 
-#: bytes of labels per chunk of copies (a chunk's labels should stay in cache), within 64..1024 copies per
-#: chunk (shorter copy loops cost more than the cache saves). ReLU circuit (689 slots), 1M AND gates,
-#: CPU ms garble/evaluate: 16 copies 48.6/17.2, 64 copies 31.0/16.8, 128 copies 30.0/14.8, 1024 copies
-#: 30.4/18.8 (one run, load < 0.5).
-CHUNK_BYTES = 1 << 20
+#: bytes of label registers per chunk of copies (a chunk's labels should stay in cache), within 128..1024
+#: copies per chunk (per-gate loop overhead grows as the copy loop shortens). Swept at 1M AND gates (CPU ms
+#: garble/evaluate, best of 5, load ≈ 4, so ±15 %): ReLU (96 registers) 32 copies 17.6/10.9, 128
+#: 17.4/11.7, 1024 17.6/13.8; AES-128 (914 registers) 32 copies 22.1/22.3, 64 20.5/16.5, 128 20.0/14.7,
+#: 256 (all 157) 19.0/13.0.
+CHUNK_BYTES = 512 << 10
 
 
 def _chunk_copies(plan: Plan) -> int:
-    return min(1024, max(64, CHUNK_BYTES // (16 * plan.registers.n_regs)))
+    return min(1024, max(128, CHUNK_BYTES // (16 * plan.registers.n_regs)))
 
 
 def _split(copies: int, threads: int) -> list[tuple[int, int]]:
@@ -338,7 +339,8 @@ def _run_ranges(fn: Any, ranges: list[tuple[int, int]], plan: Plan) -> None:
     """fn(L, lo, hi) over the copy ranges, one thread each (the kernels release the GIL), each thread
     with its own chunk buffer L (registers, 2 · copies per chunk)."""
     def one(lo: int, hi: int) -> None:
-        chunk = min(_chunk_copies(plan), hi - lo)
+        n = hi - lo
+        chunk = -(-n // -(-n // min(_chunk_copies(plan), n)))  # equal chunks of at most _chunk_copies
         fn(np.empty((plan.registers.n_regs, 2 * chunk), dtype=np.uint64), lo, hi)
 
     if len(ranges) == 1:
