@@ -15,12 +15,19 @@ ours / AES-only says how far the bookkeeping around AES is from that bound.
 Times are CPU seconds of this process (``time.process_time``; single-threaded code), which keeps other
 jobs on a shared machine from inflating them; ``--wall`` uses ``time.perf_counter`` instead.
 
+``--baseline-aesni FILE`` also times an earlier version of ``private_mdi/gc/aesni.py`` (for example
+``git show a6eb6fd:private_mdi/gc/aesni.py > /tmp/aesni_prev.py``) against the current one: its
+``garble_plan``/``evaluate_plan`` and ours on the same inputs, interleaved rep by rep with the AES-only
+bound, outputs checked equal (the kernels alone, without the CSPRNG and the decoder tags of ``garble``).
+
 Usage: python benchmarks/gc.py [--ands 1000000] [--reps 5] [--p 2147483647] [--f 12] [--wall]
+                               [--backend aesni] [--threads] [--baseline-aesni FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import sys
 import threading
@@ -36,7 +43,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
 
 from cmpc.rand import RandomSource
-from private_mdi.gc import Circuit, decode, encode, evaluate, garble, privatemdi_relu_circuit
+from private_mdi.gc import Circuit, aesni, decode, encode, evaluate, garble, privatemdi_relu_circuit
 from private_mdi.gc.hash import FixedKeyAES
 
 gcmod = sys.modules["private_mdi.gc.garble"]
@@ -147,6 +154,49 @@ def measure(name: str, circuit: Circuit, copies: int, reps: int) -> dict[str, fl
     }
 
 
+def load_baseline(path: Path) -> object:
+    """Import an earlier aesni.py as ``private_mdi.gc._aesni_baseline`` (its relative imports resolve in
+    the current package)."""
+    name = "private_mdi.gc._aesni_baseline"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def ab_kernels(base: object, circuit: Circuit, copies: int, reps: int) -> dict[str, float]:
+    """Kernel times (best of reps, interleaved): current aesni, the baseline module, the AES-only bound."""
+    plan = circuit.plan()
+    rng = RandomSource(seed=7)  # benchmark only
+    zero_in = rng.labels(plan.n_inputs * copies).reshape(plan.n_inputs, copies, 2)
+    delta = rng.labels(copies)
+    delta[:, 0] |= np.uint64(1)
+    tables, out = aesni.garble_plan(plan, zero_in, delta)
+    t_b, o_b = base.garble_plan(plan, zero_in, delta)  # type: ignore[attr-defined]
+    assert np.array_equal(tables, t_b) and np.array_equal(out, o_b), "baseline garbles differently"
+    e_ours = aesni.evaluate_plan(plan, tables, zero_in, copies, 0)
+    e_base = base.evaluate_plan(plan, tables, zero_in, copies, 0)  # type: ignore[attr-defined]
+    assert np.array_equal(e_ours, e_base), "baseline evaluates differently"
+    res: dict[str, list[float]] = {}
+    fns = {
+        "g_ours": lambda: aesni.garble_plan(plan, zero_in, delta),
+        "g_base": lambda: base.garble_plan(plan, zero_in, delta),  # type: ignore[attr-defined]
+        "g_aes": aes_bound_fn(circuit, copies, 4),
+        "e_ours": lambda: aesni.evaluate_plan(plan, tables, zero_in, copies, 0),
+        "e_base": lambda: base.evaluate_plan(plan, tables, zero_in, copies, 0),  # type: ignore[attr-defined]
+        "e_aes": aes_bound_fn(circuit, copies, 2),
+    }
+    for _ in range(reps):
+        for key, fn in fns.items():
+            t = CLOCK()
+            fn()
+            res.setdefault(key, []).append(CLOCK() - t)
+    return {k: min(v) for k, v in res.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ands", type=int, default=1_000_000, help="AND gates per workload (approx.)")
@@ -159,6 +209,8 @@ def main() -> None:
     ap.add_argument("--threads", action="store_true",
                     help="also time two threads garbling the two workloads at once, and one garbling "
                          "split over two threads (aesni, set_threads) (wall-clock)")
+    ap.add_argument("--baseline-aesni", type=Path, default=None,
+                    help="an earlier aesni.py to time against the current kernels (A/B, same run)")
     args = ap.parse_args()
     global CLOCK
     if args.wall:
@@ -221,6 +273,19 @@ def main() -> None:
             print(f"[aesni] one ReLU {what} of {copies} copies, set_threads(2) vs (1): "
                   f"{walls[1] * 1e3:.1f} ms -> {walls[2] * 1e3:.1f} ms, speed-up {walls[1] / walls[2]:.2f}x "
                   f"(wall-clock, best of {args.reps})")
+    if args.baseline_aesni is not None and aesni.AVAILABLE:
+        base = load_baseline(args.baseline_aesni)
+        print(f"A/B kernels (garble_plan / evaluate_plan only), current aesni vs {args.baseline_aesni}, "
+              f"best of {args.reps} ({clock} time), interleaved with the AES-only bound:")
+        workloads = [(f"ReLU p={args.p} f={args.f}", relu, math.ceil(args.ands / per))]
+        if aes is not None:
+            workloads.append(("AES-128 (6400 AND)", aes, math.ceil(args.ands / aes.plan().n_and)))
+        for name, circ, copies in workloads:
+            r = ab_kernels(base, circ, copies, args.reps)
+            print(f"  {name:<28} garble {r['g_ours'] * 1e3:6.1f} ms = {r['g_ours'] / r['g_aes']:.2f}x AES "
+                  f"(baseline {r['g_base'] * 1e3:6.1f} ms = {r['g_base'] / r['g_aes']:.2f}x)   "
+                  f"evaluate {r['e_ours'] * 1e3:6.1f} ms = {r['e_ours'] / r['e_aes']:.2f}x AES "
+                  f"(baseline {r['e_base'] * 1e3:6.1f} ms = {r['e_base'] / r['e_aes']:.2f}x)")
     for r in rows:
         print(f"{r['name']}: garble {r['garble_s'] * 1e3:.1f} ms, evaluate {r['eval_s'] * 1e3:.1f} ms, "
               f"encode {r['encode_s'] * 1e3:.1f} ms, decode {r['decode_s'] * 1e3:.1f} ms, "

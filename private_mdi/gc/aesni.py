@@ -170,36 +170,36 @@ def _xor_stage_py(L, w, lo, hi, xa, xb, xo):  # type: ignore[no-untyped-def]
 
 def _tags_py(labels, total, first, rk, out):  # type: ignore[no-untyped-def]
     """out[c, o] = low word of H(labels[c, o], 2^64 + o·total + first + c) (the decoder's output tags,
-    :func:`private_mdi.gc.encoding.output_tags`), four hashes per step."""
+    :func:`private_mdi.gc.encoding.output_tags`), eight hashes per step in (c, o) order (a short last step
+    hashes the last label again: same result)."""
     C = labels.shape[0]
     n = labels.shape[1]
     tot = np.uint64(total)
-    m = C * n
-    q = 0
-    while q < m:
-        c0 = q // n
-        o0 = q - c0 * n
-        q1 = min(q + 1, m - 1)
-        q2 = min(q + 2, m - 1)
-        q3 = min(q + 3, m - 1)
-        c1 = q1 // n
-        c2 = q2 // n
-        c3 = q3 // n
-        o1 = q1 - c1 * n
-        o2 = q2 - c2 * n
-        o3 = q3 - c3 * n
-        t0 = np.uint64(o0) * tot + np.uint64(first + c0)
-        t1 = np.uint64(o1) * tot + np.uint64(first + c1)
-        t2 = np.uint64(o2) * tot + np.uint64(first + c2)
-        t3 = np.uint64(o3) * tot + np.uint64(first + c3)
-        h = _TCCR4HI(rk, (labels[c0, o0, 0], labels[c0, o0, 1], labels[c1, o1, 0], labels[c1, o1, 1],
-                          labels[c2, o2, 0], labels[c2, o2, 1], labels[c3, o3, 0], labels[c3, o3, 1]),
-                     (t0, t1, t2, t3))
-        out[c0, o0] = h[0]
-        out[c1, o1] = h[2]
-        out[c2, o2] = h[4]
-        out[c3, o3] = h[6]
-        q += 4
+    f = np.uint64(first)
+    cs = np.zeros(8, dtype=np.int64)
+    os = np.zeros(8, dtype=np.int64)
+    x = np.zeros(16, dtype=np.uint64)
+    t = np.zeros(8, dtype=np.uint64)
+    c = 0
+    o = 0
+    while c < C:
+        for i in range(8):
+            cs[i] = c
+            os[i] = o
+            x[2 * i] = labels[c, o, 0]
+            x[2 * i + 1] = labels[c, o, 1]
+            t[i] = np.uint64(o) * tot + f + np.uint64(c)
+            if c < C - 1 or o < n - 1:
+                o += 1
+                if o == n:
+                    o = 0
+                    c += 1
+        if cs[7] == C - 1 and os[7] == n - 1:
+            c = C  # the last label is in this step
+        h = _TCCR8HI(rk, (x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9], x[10], x[11], x[12],
+                          x[13], x[14], x[15]), (t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]))
+        for i in range(8):
+            out[cs[i], os[i]] = h[2 * i]
 
 
 def output_tags(labels: np.ndarray, total: int, first: int) -> np.ndarray:
@@ -223,7 +223,7 @@ _EVALUATE_STEP = 4
 #: 256-bit AES rounds (two blocks per instruction) where the CPU has VAES
 WIDE = AVAILABLE and has_vaes()
 _TCCR4: Any = None
-_TCCR4HI: Any = None
+_TCCR8HI: Any = None
 _garble_n: Any = None
 _garble_1: Any = None
 _evaluate_n: Any = None
@@ -237,7 +237,7 @@ _tags_jit: Any = None
 _probe_jit: Any = None
 if AVAILABLE:
     _TCCR4 = make_tccr(4, wide=WIDE)
-    _TCCR4HI = make_tccr(4, tweak_hi=1, wide=WIDE)
+    _TCCR8HI = make_tccr(8, tweak_hi=1, wide=WIDE)
     _garble_n = make_garble_step(_GARBLE_STEP, WIDE)
     _garble_1 = make_garble_step(1, WIDE)
     _evaluate_n = make_evaluate_step(_EVALUATE_STEP, WIDE)
