@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cmpc.rand import RandomSource
-from private_mdi.gc import Circuit, aesni, aesni_ir, privatemdi_relu_circuit
+from private_mdi.gc import Circuit, aesni, aesni_kernels, privatemdi_relu_circuit
 from private_mdi.gc.aeskey import expand_key
 from private_mdi.gc.encoding import output_tags
 from private_mdi.gc.garble import (
@@ -225,8 +225,8 @@ def _words(v: int) -> tuple[int, int]:
 
 @functools.cache
 def _step_kernels(n: int, wide: bool) -> tuple[object, object]:
-    g_step = aesni_ir.make_garble_step(n, wide)
-    e_step = aesni_ir.make_evaluate_step(n, wide)
+    g_step = aesni_kernels.make_garble_step(n, wide)
+    e_step = aesni_kernels.make_evaluate_step(n, wide)
 
     @numba.njit
     def garble_one(rk, L, tables, delta, a, b, o, g, t, k, ia, ib, j):  # type: ignore[no-untyped-def]
@@ -242,7 +242,7 @@ def _step_kernels(n: int, wide: bool) -> tuple[object, object]:
 @pytest.mark.parametrize("n", [1, 2, 4])
 @pytest.mark.parametrize("wide", [False, True])
 def test_half_gate_steps_match_the_scalar_reference(n: int, wide: bool) -> None:
-    if wide and not aesni_ir.has_vaes():
+    if wide and not aesni_kernels.has_vaes():
         pytest.skip("no VAES on this CPU")
     garble_one, evaluate_one = _step_kernels(n, wide)
     gen = np.random.default_rng(n + 10 * wide)  # test-data-ok: labels to hash, not secrets
