@@ -15,12 +15,13 @@ from hypothesis import strategies as st
 from cmpc.rand import RandomSource
 from private_mdi.gc import Circuit, aesni, aesni_kernels, privatemdi_relu_circuit
 from private_mdi.gc.aeskey import expand_key
-from private_mdi.gc.encoding import output_tags
+from private_mdi.gc.encoding import Labels, output_tags
 from private_mdi.gc.garble import (
     available_backends,
     decode,
     encode,
     evaluate,
+    evaluate_copies,
     garble,
     set_backend,
     set_threads,
@@ -284,3 +285,11 @@ def test_half_gate_steps_match_the_scalar_reference(n: int, wide: bool) -> None:
         c ^= _h(bv, j + 2 * q + 1) ^ ((te ^ label_int(av)) if int(bv[0]) & 1 else 0)
         assert tuple(int(x) for x in L[o, k + 2 * q: k + 2 * q + 2]) == _words(c)
     assert np.count_nonzero(big[:, :, :2]) == 0  # nothing written outside the view
+
+
+def test_zero_copies_evaluate_to_nothing() -> None:
+    circuit = privatemdi_relu_circuit(65521, 4)
+    g = garble(circuit, copies=3, rng=RandomSource(seed=b"none"))
+    empty = Labels(np.zeros((0, circuit.n_inputs, 2), dtype=np.uint64))
+    out = evaluate_copies(g.garbled, empty, 1)
+    assert out.array.shape == (0, circuit.n_outputs, 2)

@@ -135,6 +135,8 @@ def _run_ranges(fn: Any, ranges: list[tuple[int, int]], plan: Plan) -> None:
     with its own chunk buffer L (registers, 2 · copies per chunk)."""
     def one(lo: int, hi: int) -> None:
         n = hi - lo
+        if n <= 0:
+            return
         chunk = -(-n // -(-n // min(_chunk_copies(plan), n)))  # equal chunks of at most _chunk_copies
         fn(np.empty((plan.registers.n_regs, 2 * chunk), dtype=np.uint64), lo, hi)
 
