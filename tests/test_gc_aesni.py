@@ -293,3 +293,29 @@ def test_zero_copies_evaluate_to_nothing() -> None:
     empty = Labels(np.zeros((0, circuit.n_inputs, 2), dtype=np.uint64))
     out = evaluate_copies(g.garbled, empty, 1)
     assert out.array.shape == (0, circuit.n_outputs, 2)
+
+
+@functools.cache
+def _tccr_kernel(k: int, tweak_hi: int, wide: bool) -> object:
+    tccr = aesni_kernels.make_tccr(k, tweak_hi=tweak_hi, wide=wide)
+
+    @numba.njit
+    def run(rk, x, t):  # type: ignore[no-untyped-def]
+        return tccr(rk, (x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9]),
+                    (t[0], t[1], t[2], t[3], t[4]))
+
+    return run
+
+
+@pytest.mark.parametrize("wide", [False, True])
+@pytest.mark.parametrize("tweak_hi", [0, 1])
+def test_hash_blocks_on_both_paths_match_the_scalar_reference(wide: bool, tweak_hi: int) -> None:
+    if wide and not aesni_kernels.has_vaes():
+        pytest.skip("no VAES on this CPU")
+    run = _tccr_kernel(5, tweak_hi, wide)  # an odd number of blocks: the 256-bit path pads one
+    x = np.array([0, 0, 1, 0, 2**64 - 1, 2**63, 0x0123456789ABCDEF, 7, 5, 2**64 - 2], dtype=np.uint64)
+    t = np.array([0, 1, 2**64 - 1, 2**40 + 3, 12345], dtype=np.uint64)
+    got = [int(v) for v in run(aesni.round_keys(), x, t)]  # type: ignore[operator]
+    for q in range(5):
+        want = tccr_hash_int(int(x[2 * q]) | int(x[2 * q + 1]) << 64, int(t[q]) + (tweak_hi << 64))
+        assert got[2 * q] | got[2 * q + 1] << 64 == want
