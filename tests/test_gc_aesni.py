@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_gc_garble import circuits  # random circuits over every gate kind (the plan's folding paths)
 
 from cmpc.rand import RandomSource
 from private_mdi.gc import Circuit, aesni, aesni_kernels, privatemdi_relu_circuit
@@ -26,7 +27,6 @@ from private_mdi.gc.garble import (
     set_backend,
     set_threads,
 )
-from private_mdi.gc.gates import AND, EQ, EQW, INV, XOR
 from private_mdi.gc.hash import FIXED_KEY, FixedKeyAES, tccr_hash, tccr_hash_int
 from private_mdi.gc.plan import Plan
 from private_mdi.gc.reference import label_int
@@ -127,25 +127,6 @@ def test_backend_listed_first_when_available() -> None:
 AES_PATH = Path(__file__).resolve().parent / "vectors" / "bristol_aes_128.txt"
 
 
-@st.composite
-def small_circuits(draw: st.DrawFn) -> Circuit:
-    """Random circuits over every gate kind (constants, x ⊕ x, x ∧ x: the folding paths of the plan)."""
-    n_in = draw(st.integers(1, 6))
-    gates, wires = [], n_in
-    for _ in range(draw(st.integers(0, 60))):
-        op = draw(st.sampled_from([XOR, XOR, AND, AND, INV, EQW, EQ]))
-        a = draw(st.integers(0, wires - 1))
-        if op in (XOR, AND):
-            gates.append((op, a, draw(st.one_of(st.integers(0, wires - 1), st.just(a))), wires))
-        elif op == EQ:
-            gates.append((EQ, draw(st.integers(0, 1)), -1, wires))
-        else:
-            gates.append((op, a, -1, wires))
-        wires += 1
-    outs = draw(st.lists(st.integers(0, wires - 1), min_size=1, max_size=8))
-    return Circuit(wires, gates, [("x", n_in)], {"out": outs})
-
-
 def _dataflow(plan: Plan, seed: int, registers: bool) -> np.ndarray:
     """Run the plan's schedule on 64-bit words (AND gate g: a·3 + b·5 + g, XOR: a ⊕ b) through slots or
     through the allocated registers: equal outputs mean no register was overwritten while live."""
@@ -184,7 +165,7 @@ def _check_registers(plan: Plan) -> None:
 
 
 @settings(max_examples=80, deadline=None)
-@given(c=small_circuits())
+@given(c=circuits())
 def test_register_allocation_keeps_every_live_value(c: Circuit) -> None:
     _check_registers(c.plan())
 

@@ -305,8 +305,8 @@ def _garble_all(zero_in, delta, tables, out, out_regs, zero_reg, L, c_begin, c_e
     the AND gates g (operands A⁰ = L[aa[g]] ⊕ fa[g]·Δ, B⁰ likewise; H0..H3 = H(A⁰, j), H(A¹, j), H(B⁰, j + 1),
     H(B¹, j + 1) with j = 2(g·copies + c); T_G = H0 ⊕ H1 ⊕ p_b·Δ, T_E = H2 ⊕ H3 ⊕ A⁰,
     C⁰ = H0 ⊕ p_a·T_G ⊕ H2 ⊕ p_b·(H2 ⊕ H3), p = lsb of the zero labels) and the XOR gates (C⁰ = A⁰ ⊕ B⁰),
-    then the output registers into ``out``. Two copies per step: their eight hashes (sixteen AES chains
-    over the two π) are independent, which keeps the AES units busy. The chunk stays in cache; only tables
+    then the output registers into ``out``. Two copies per step: their eight hashes (16 AES blocks in 8
+    independent chains of two π) keep the AES unit busy. The chunk stays in cache; only tables
     and outputs go to memory.
     """
     total = np.uint64(delta.shape[0])
