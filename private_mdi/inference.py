@@ -95,7 +95,7 @@ class PrivateInference:
         (the largest edge's online work minimal under its cost model; with ``hosts`` given, use tuples
         there instead). ``hosts`` may also be a
         :class:`~private_mdi.placement.Placement` (e.g. :func:`~private_mdi.placement.balanced`), whose
-        evaluators are kept. Rules and defaults: :mod:`private_mdi.placement`.
+        evaluators are kept. Rules and defaults: :mod:`private_mdi.placement_rules`.
     p, f:
         Field prime and fractional bits. Both or neither: when omitted they are chosen by
         :func:`~private_mdi.fixedpoint.choose_parameters`; when given they are checked by
