@@ -1,5 +1,10 @@
 """The placement type and its rules: which edge holds each linear layer (or slice) and evaluates each ReLU.
 
+Holds :class:`Placement`, :class:`Slice`, :func:`validate_placement` (rules 1–3), :func:`round_robin` (the
+default), :func:`plan_slices` (rule 4: the concrete row ranges) and the helpers that the cost-model balancing
+of :mod:`private_mdi.placement_balance` shares (:func:`is_int`, :func:`slice_counts`, :func:`even_cuts`;
+package-internal, not in ``__all__``). The public names are re-exported by :mod:`private_mdi.placement`.
+
 Linear layer ℓ (1-based) is computed by edge ``host(ℓ) ∈ {1..K}``; the garbled ReLU after layer ℓ is
 evaluated by an edge ``evaluator(ℓ)`` (paper arXiv 2407.18353 §III: host(ℓ+1)). A layer may also be
 **split** across several edges (intra-layer parallelism, ``/work/shared/docs/privatemdi-protocol.md``,
@@ -27,11 +32,6 @@ Slices of one layer have the same input, so their multiply-adds and ReLUs are bo
 rows: balancing by work is cutting the rows as evenly as possible (at channel boundaries when the channels
 divide evenly, at window boundaries under max pooling).
 
-Holds :class:`Placement`, :class:`Slice`, :func:`validate_placement` (rules 1–3), :func:`round_robin` (the
-default), :func:`plan_slices` (rule 4: the concrete row ranges) and the helpers that the cost-model balancing
-of :mod:`private_mdi.placement_balance` shares (:func:`is_int`, :func:`slice_counts`, :func:`even_cuts`).
-Everything is re-exported by :mod:`private_mdi.placement`.
-
 What leaks: nothing; the placement is public.
 """
 
@@ -44,17 +44,7 @@ import numpy as np
 
 from .errors import ParameterError, PlacementError
 
-__all__ = [
-    "MAX_SLICES",
-    "Placement",
-    "Slice",
-    "even_cuts",
-    "is_int",
-    "plan_slices",
-    "round_robin",
-    "slice_counts",
-    "validate_placement",
-]
+__all__ = ["MAX_SLICES", "Placement", "Slice", "plan_slices", "round_robin", "validate_placement"]
 
 #: slices per layer are limited by the message header (layer field = ℓ + 1024·j)
 MAX_SLICES = 63
