@@ -15,7 +15,7 @@ Math (Paillier, EUROCRYPT 1999; ``g = n + 1``)
   random bases covers only the subgroup they generate, which for a product of two cyclic groups of even
   order is a proper subgroup with constant probability; neither is used.
 * **Units.** ``u`` is drawn uniform in ``[1, n)`` and rejected unless ``gcd(u, n) = 1`` (non-units have
-  probability ``(p + q − 1)/(n − 1)``, negligible).
+  probability ``(p + q − 2)/(n − 1)``, negligible).
 
 What leaks: nothing; the randomisers are secrets of the party that holds the pool (drawn from its
 :class:`~cmpc.rand.RandomSource`) and each is used once.
