@@ -67,7 +67,6 @@ DEFAULT_KEY_BITS: int = int(getattr(_paillier, "DEFAULT_KEY_BITS", 3072))
 
 __all__ = ["DEFAULT_KEY_BITS", "OfflineIncompleteError", "PrivateInference", "SessionClosedError"]
 
-_spec = session_spec  # the name private_mdi.deploy imports
 
 
 class SessionClosedError(PrivateMDIError):
