@@ -72,16 +72,17 @@ def round_keys() -> np.ndarray:
     return rk
 
 
-#: bytes of label registers per chunk of copies (a chunk's labels should stay in cache), within 128..1024
-#: copies per chunk (per-gate loop overhead grows as the copy loop shortens). Swept at 1M AND gates (CPU ms
-#: garble/evaluate, best of 5, load ≈ 4, so ±15 %): ReLU (96 registers) 32 copies 17.6/10.9, 128
-#: 17.4/11.7, 1024 17.6/13.8; AES-128 (914 registers) 32 copies 22.1/22.3, 64 20.5/16.5, 128 20.0/14.7,
-#: 256 (all 157) 19.0/13.0.
+#: bytes of label registers per chunk of copies (a chunk's labels should stay in cache), within 256..1024
+#: copies per chunk (the per-gate loop overhead grows as the copy loop shortens, which costs more than
+#: missing L2 does); copies are then split into equal chunks. Swept at 1M AND gates (CPU ms garble /
+#: evaluate, best of 5, two runs at load ≈ 4, so ±15 %): ReLU (96 registers, 6,250 copies) chunks of 64
+#: 17.1–19.7 / 11.6–14.0, 250 17.7–18.4 / 11.4–11.6, 893 17.8–18.8 / 12.8–12.9; AES-128 (914 registers,
+#: 157 copies) 2 × 79 21.9–22.9 / 17.2–17.4, 1 × 157 20.0–22.0 / 13.8–15.7.
 CHUNK_BYTES = 512 << 10
 
 
 def _chunk_copies(plan: Plan) -> int:
-    return min(1024, max(128, CHUNK_BYTES // (16 * plan.registers.n_regs)))
+    return min(1024, max(256, CHUNK_BYTES // (16 * plan.registers.n_regs)))
 
 
 def _split(copies: int, threads: int) -> list[tuple[int, int]]:
