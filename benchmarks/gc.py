@@ -15,19 +15,34 @@ ours / AES-only says how far the bookkeeping around AES is from that bound.
 Times are CPU seconds of this process (``time.process_time``; single-threaded code), which keeps other
 jobs on a shared machine from inflating them; ``--wall`` uses ``time.perf_counter`` instead.
 
+``--baseline-aesni FILE`` also times an earlier version of ``private_mdi/gc/aesni.py`` (for example
+``git show a6eb6fd:private_mdi/gc/aesni.py > /tmp/aesni_prev.py``) against the current one: its
+``garble_plan``/``evaluate_plan`` and ours on the same inputs, interleaved rep by rep with the AES-only
+bound, outputs checked equal (the kernels alone, without the CSPRNG and the decoder tags of ``garble``).
+
+``--profile`` times the current aesni kernels with parts switched off (same inputs, interleaved): the
+full kernel, without the XOR gates, without the AND gates, the chunk load/store alone, and the AND gates
+with every operand read from two hot registers (no label cache misses), each as a multiple of the AES-only
+bound: where the cycles beyond the AES calls go (docs/gc.md, "Where the cycles went").
+
 Usage: python benchmarks/gc.py [--ands 1000000] [--reps 5] [--p 2147483647] [--f 12] [--wall]
+                               [--backend aesni] [--threads] [--baseline-aesni FILE] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
 import math
 import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numba
 import numpy as np
 
 # Running "python benchmarks/gc.py" puts benchmarks/ first on sys.path, where a script named like a package
@@ -36,7 +51,16 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
 
 from cmpc.rand import RandomSource
-from private_mdi.gc import Circuit, decode, encode, evaluate, garble, privatemdi_relu_circuit
+from private_mdi.gc import (
+    Circuit,
+    aesni,
+    aesni_kernels,
+    decode,
+    encode,
+    evaluate,
+    garble,
+    privatemdi_relu_circuit,
+)
 from private_mdi.gc.hash import FixedKeyAES
 
 gcmod = sys.modules["private_mdi.gc.garble"]
@@ -147,6 +171,146 @@ def measure(name: str, circuit: Circuit, copies: int, reps: int) -> dict[str, fl
     }
 
 
+def load_baseline(path: Path) -> object:
+    """Import an earlier aesni.py as ``private_mdi.gc._aesni_baseline`` (its relative imports resolve in
+    the current package)."""
+    name = "private_mdi.gc._aesni_baseline"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def ab_kernels(base: object, circuit: Circuit, copies: int, reps: int) -> dict[str, float]:
+    """Kernel times (best of reps, interleaved): current aesni, the baseline module, the AES-only bound."""
+    plan = circuit.plan()
+    rng = RandomSource(seed=7)  # benchmark only
+    zero_in = rng.labels(plan.n_inputs * copies).reshape(plan.n_inputs, copies, 2)
+    delta = rng.labels(copies)
+    delta[:, 0] |= np.uint64(1)
+    tables, out = aesni.garble_plan(plan, zero_in, delta)
+    t_b, o_b = base.garble_plan(plan, zero_in, delta)  # type: ignore[attr-defined]
+    assert np.array_equal(tables, t_b) and np.array_equal(out, o_b), "baseline garbles differently"
+    e_ours = aesni.evaluate_plan(plan, tables, zero_in, copies, 0)
+    e_base = base.evaluate_plan(plan, tables, zero_in, copies, 0)  # type: ignore[attr-defined]
+    assert np.array_equal(e_ours, e_base), "baseline evaluates differently"
+    res: dict[str, list[float]] = {}
+    fns = {
+        "g_ours": lambda: aesni.garble_plan(plan, zero_in, delta),
+        "g_base": lambda: base.garble_plan(plan, zero_in, delta),  # type: ignore[attr-defined]
+        "g_aes": aes_bound_fn(circuit, copies, 4),
+        "e_ours": lambda: aesni.evaluate_plan(plan, tables, zero_in, copies, 0),
+        "e_base": lambda: base.evaluate_plan(plan, tables, zero_in, copies, 0),  # type: ignore[attr-defined]
+        "e_aes": aes_bound_fn(circuit, copies, 2),
+    }
+    for _ in range(reps):
+        for key, fn in fns.items():
+            t = CLOCK()
+            fn()
+            res.setdefault(key, []).append(CLOCK() - t)
+    return {k: min(v) for k, v in res.items()}
+
+
+def profile_parts(circuit: Circuit, copies: int, reps: int) -> dict[str, list[float]]:
+    """Current aesni kernels with parts switched off, as multiples of the AES-only bound:
+    {variant: [garble ratio, evaluate ratio]} (the variants give wrong labels; only their time counts)."""
+    plan = circuit.plan()
+    rp = plan.registers
+    rng = RandomSource(seed=9)  # benchmark only
+    zero_in = rng.labels(plan.n_inputs * copies).reshape(plan.n_inputs, copies, 2)
+    delta = rng.labels(copies)
+    delta[:, 0] |= np.uint64(1)
+    tables, _ = aesni.garble_plan(plan, zero_in, delta)
+    g_all, e_all = aesni._kernels()
+    rk = aesni.round_keys()
+    chunk = min(aesni._chunk_copies(plan), copies)
+    none = np.zeros_like(rp.and_lo)
+    hot = (np.zeros_like(rp.aa), np.ones_like(rp.ab), np.full_like(rp.ao, rp.zero_reg))
+    variants = {
+        "full kernel": (rp.and_lo, rp.xor_lo, (rp.aa, rp.ab, rp.ao)),
+        "without XOR gates": (rp.and_lo, none, (rp.aa, rp.ab, rp.ao)),
+        "without AND gates": (none, rp.xor_lo, (rp.aa, rp.ab, rp.ao)),
+        "chunk load/store only": (none, none, (rp.aa, rp.ab, rp.ao)),
+        "AND gates, 2 hot registers": (rp.and_lo, none, hot),
+    }
+    fns: dict[str, Callable[[], object]] = {}
+    for name, (and_lo, xor_lo, (aa, ab, ao)) in variants.items():
+        L = np.empty((rp.n_regs, 2 * chunk), dtype=np.uint64)
+        tb = np.empty_like(tables)
+        out_g = np.empty((plan.out_slots.size, copies, 2), dtype=np.uint64)
+        out_e = np.empty((copies, plan.out_slots.size, 2), dtype=np.uint64).transpose(1, 0, 2)
+
+        def g_fn(L=L, tb=tb, o=out_g, a=and_lo, x=xor_lo, aa=aa, ab=ab, ao=ao) -> None:  # type: ignore[no-untyped-def]
+            g_all(zero_in, delta, tb, o, rp.out_regs, rp.zero_reg, L, 0, copies, rk, a, x, aa, ab, ao,
+                  rp.fa, rp.fb, rp.xa, rp.xb, rp.xo)
+
+        def e_fn(L=L, o=out_e, a=and_lo, x=xor_lo, aa=aa, ab=ab, ao=ao) -> None:  # type: ignore[no-untyped-def]
+            e_all(zero_in, tables, o, rp.out_regs, rp.zero_reg, L, 0, copies, copies, 0, rk, a, x, aa, ab, ao,
+                  rp.xa, rp.xb, rp.xo)
+
+        fns["g " + name] = g_fn
+        fns["e " + name] = e_fn
+    fns["g bound"] = aes_bound_fn(circuit, copies, 4)
+    fns["e bound"] = aes_bound_fn(circuit, copies, 2)
+    times: dict[str, list[float]] = {}
+    for fn in fns.values():
+        fn()
+    for _ in range(reps):
+        for key, fn in fns.items():
+            t = CLOCK()
+            fn()
+            times.setdefault(key, []).append(CLOCK() - t)
+    best_t = {k: min(v) for k, v in times.items()}
+    return {name: [best_t["g " + name] / best_t["g bound"], best_t["e " + name] / best_t["e bound"]]
+            for name in variants}
+
+
+def hash_alone(reps: int, blocks: int = 1 << 23) -> dict[str, float]:
+    """ns per AES block: the TCCR hash alone in a compiled loop (8 hashes per step on the kernels' path,
+    and on 128-bit rounds), against the two AES-ECB passes of the bound over as many blocks."""
+    rk = aesni.round_keys()
+    steps: dict[str, Any] = {}
+    for label, wide in (("TCCR, 8 hashes per step (kernel path)", aesni.WIDE),
+                        ("TCCR, 128-bit rounds", False)):
+        tccr = aesni_kernels.make_tccr(8, wide=wide)
+
+        def loop(rk, n, tccr=tccr):  # type: ignore[no-untyped-def]
+            acc = np.uint64(0)  # the steps are independent: inputs depend on i only
+            one = np.uint64(1)
+            for i in range(n):
+                u = np.uint64(i)
+                v = u * np.uint64(0x9E3779B97F4A7C15)
+                h = tccr(rk, (u, v, u + one, v, v, u, v ^ one, u, u, one, v, one, one, v, one, u),
+                         (u, u, u, u, u, u, u, u))
+                for q in range(16):
+                    acc ^= h[q]
+            return acc
+
+        steps[label] = numba.njit(loop)
+    n = blocks // 16  # 8 hashes = 16 AES blocks per step
+    for step in steps.values():
+        step(rk, 10)  # compile
+    buf = np.zeros((blocks // 2, 2), dtype=np.uint64)
+    aes = FixedKeyAES()
+
+    def ecb() -> None:
+        aes.permute(aes.permute(buf, buffer=1), buffer=0)
+
+    fns: dict[str, Callable[[], object]] = {"AES-ECB (the bound)": ecb}
+    for k, step in steps.items():
+        fns[k] = functools.partial(step, rk, n)
+    times: dict[str, list[float]] = {}
+    for _ in range(reps):
+        for key, fn in fns.items():
+            t = CLOCK()
+            fn()
+            times.setdefault(key, []).append(CLOCK() - t)
+    return {k: min(v) / blocks * 1e9 for k, v in times.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ands", type=int, default=1_000_000, help="AND gates per workload (approx.)")
@@ -159,6 +323,10 @@ def main() -> None:
     ap.add_argument("--threads", action="store_true",
                     help="also time two threads garbling the two workloads at once, and one garbling "
                          "split over two threads (aesni, set_threads) (wall-clock)")
+    ap.add_argument("--profile", action="store_true",
+                    help="time the aesni kernels with parts switched off (where the cycles go)")
+    ap.add_argument("--baseline-aesni", type=Path, default=None,
+                    help="an earlier aesni.py to time against the current kernels (A/B, same run)")
     args = ap.parse_args()
     global CLOCK
     if args.wall:
@@ -221,6 +389,28 @@ def main() -> None:
             print(f"[aesni] one ReLU {what} of {copies} copies, set_threads(2) vs (1): "
                   f"{walls[1] * 1e3:.1f} ms -> {walls[2] * 1e3:.1f} ms, speed-up {walls[1] / walls[2]:.2f}x "
                   f"(wall-clock, best of {args.reps})")
+    workloads = [(f"ReLU p={args.p} f={args.f}", relu, math.ceil(args.ands / per))]
+    if aes is not None:
+        workloads.append(("AES-128 (6400 AND)", aes, math.ceil(args.ands / aes.plan().n_and)))
+    if args.baseline_aesni is not None and aesni.AVAILABLE:
+        base = load_baseline(args.baseline_aesni)
+        print(f"A/B kernels (garble_plan / evaluate_plan only), current aesni vs {args.baseline_aesni}, "
+              f"best of {args.reps} ({clock} time), interleaved with the AES-only bound:")
+        for name, circ, copies in workloads:
+            r = ab_kernels(base, circ, copies, args.reps)
+            print(f"  {name:<28} garble {r['g_ours'] * 1e3:6.1f} ms = {r['g_ours'] / r['g_aes']:.2f}x AES "
+                  f"(baseline {r['g_base'] * 1e3:6.1f} ms = {r['g_base'] / r['g_aes']:.2f}x)   "
+                  f"evaluate {r['e_ours'] * 1e3:6.1f} ms = {r['e_ours'] / r['e_aes']:.2f}x AES "
+                  f"(baseline {r['e_base'] * 1e3:6.1f} ms = {r['e_base'] / r['e_aes']:.2f}x)")
+    if args.profile and aesni.AVAILABLE:
+        print(f"aesni kernel profile (x AES-only bound, garble / evaluate, best of {args.reps}, "
+              f"{clock} time):")
+        for name, circ, copies in workloads:
+            parts = profile_parts(circ, copies, args.reps)
+            print(f"  {name} ({circ.plan().registers.n_regs} registers, {circ.plan().n_slots} slots): "
+                  + "; ".join(f"{k} {g:.2f}/{e:.2f}" for k, (g, e) in parts.items()))
+        print("  the hash alone, ns per AES block: " + "; ".join(
+            f"{k} {v:.2f}" for k, v in hash_alone(args.reps).items()))
     for r in rows:
         print(f"{r['name']}: garble {r['garble_s'] * 1e3:.1f} ms, evaluate {r['eval_s'] * 1e3:.1f} ms, "
               f"encode {r['encode_s'] * 1e3:.1f} ms, decode {r['decode_s'] * 1e3:.1f} ms, "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -66,10 +67,13 @@ def measure(model: Model, args: argparse.Namespace, keys: PaillierKeyPair) -> li
         model.forward(x[j % len(x)][None])
     plain = (time.perf_counter() - t0) / reps
     t0 = time.perf_counter()
-    first = PrivateInference(model, edges=2, input_bound=(0.0, 1.0), paillier_keys=keys, progress=False)
+    if args.p and args.f:
+        pf = (args.p, args.f)  # given on the command line (e.g. from an earlier run's output)
+    else:
+        first = PrivateInference(model, edges=2, input_bound=(0.0, 1.0), paillier_keys=keys, progress=False)
+        pf = (first.p, first.f)
+        first.close()
     choose_s = time.perf_counter() - t0
-    pf = (first.p, first.f)
-    first.close()
     print(
         f"  {model.name}: p = {pf[0]} ({pf[0].bit_length()} bits), f = {pf[1]}, "
         f"ReLUs {relu_count(model)}, parameter choice {choose_s:.1f} s",
@@ -95,14 +99,16 @@ def measure(model: Model, args: argparse.Namespace, keys: PaillierKeyPair) -> li
         finally:
             pi.close()
         on_b = rep["bytes_by_phase"].get(Phase.ONLINE, 0) / n + rep["gather_bytes_per_inference"]
-        pl = _session(model, k, keys, pf, link, "link")
-        try:
-            pl.offline(1)
-            t0 = time.perf_counter()
-            pl.predict_raw(x[:1], pipelined=False)
-            lat_link = time.perf_counter() - t0
-        finally:
-            pl.close()
+        lat_link = float("nan")
+        if args.link_edges is None or k in args.link_edges:
+            pl = _session(model, k, keys, pf, link, "link")
+            try:
+                pl.offline(1)
+                t0 = time.perf_counter()
+                pl.predict_raw(x[:1], pipelined=False)
+                lat_link = time.perf_counter() - t0
+            finally:
+                pl.close()
         row = {
             "model": model.name,
             "K": k,
@@ -122,7 +128,9 @@ def measure(model: Model, args: argparse.Namespace, keys: PaillierKeyPair) -> li
             f"  {model.name} K={k}: offline {off:.1f} s, {off_b / 2**20:.1f} MiB; online {lat:.2f} s, "
             f"{on_b / 2**20:.2f} MiB; online over link {lat_link:.2f} s; exact {exact}; plaintext "
             f"{plain * 1e3:.2f} ms; offline CPU s Paillier/GC/OT "
-            + " / ".join(f"{rep['times']['offline_split_s'][c]:.1f}" for c in ("paillier", "garbling", "ot")),
+            + " / ".join(f"{rep['times']['offline_split_s'][c]:.1f}" for c in ("paillier", "garbling", "ot"))
+            + f"; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB "
+            + time.strftime("(%H:%M:%S UTC)", time.gmtime()),
             flush=True,
         )
     return rows
@@ -137,9 +145,20 @@ def main() -> None:
     ap.add_argument("--key-bits", type=int, default=2048)
     ap.add_argument("--latency-ms", type=float, default=40.0)
     ap.add_argument("--bandwidth-mbps", type=float, default=400.0, help="0 = no cap")
+    ap.add_argument(
+        "--link-edges",
+        default=None,
+        help="measure the emulated link only for these K (comma list; default: every K; '' = none)",
+    )
+    ap.add_argument("--p", type=int, default=0, help="skip the parameter choice: use this prime (with --f)")
+    ap.add_argument("--f", type=int, default=0, help="fractional bits to use with --p")
     ap.add_argument("--format", choices=("table", "json"), default="table")
     args = ap.parse_args()
     args.edges = [int(v) for v in args.edges.split(",")]
+    if args.link_edges is not None:
+        args.link_edges = [int(v) for v in args.link_edges.split(",") if v]
+    if bool(args.p) != bool(args.f):
+        ap.error("--p and --f go together")
     keys = PaillierKeyPair.generate(args.key_bits, RandomSource(seed="bench-paillier"))  # benchmark only
     rows: list[dict[str, Any]] = []
     for name in args.models.split(","):

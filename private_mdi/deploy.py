@@ -121,7 +121,8 @@ def init_deployment(
     timeout: float = 120.0,
 ) -> Deployment:
     """Write a deployment (module docstring); ``hosts_text=None`` places every party on 127.0.0.1."""
-    from .inference import DEFAULT_KEY_BITS, _spec
+    from .inference import DEFAULT_KEY_BITS
+    from .inference_spec import session_spec
 
     check_int("--edges", edges, 2, 1 << 10)
     check_int("--days", days, 1, MAX_DAYS)
@@ -135,7 +136,8 @@ def init_deployment(
     box = chosen.report.input_range
     assert box is not None  # choose_parameters always resolves a box
     quantized = model.quantized(chosen.f)
-    spec = _spec(quantized, chosen.p, chosen.f, placement, DEFAULT_KEY_BITS if key_bits is None else key_bits)
+    bits = DEFAULT_KEY_BITS if key_bits is None else key_bits
+    spec = session_spec(quantized, chosen.p, chosen.f, placement, bits)
     parties = spec.parties()
     if hosts_text is None:
         addresses = [

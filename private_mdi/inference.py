@@ -33,7 +33,6 @@ session is closed (:class:`SessionClosedError`; make a new one).
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -48,25 +47,26 @@ from cmpc.net.link import LinkSpec
 from cmpc.rand import RandomSource, resolve
 
 from . import paillier as _paillier
-from .errors import MaterialReusedError, ParameterError, PlacementError, PrivateMDIError
+from .errors import MaterialReusedError, ParameterError, PrivateMDIError
 from .fixedpoint import analyse_ranges, check_input, choose_parameters
 from .fixedpoint.input_range import OUT_OF_RANGE_CHOICES
+from .inference_report import session_report
+from .inference_spec import choose_placement, layer_granules, session_spec
 from .model import Model, decode_output, signed
-from .nn.layers import ReLU
 from .paillier import MIN_KEY_BITS, PaillierKeyPair
-from .placement import Placement, balanced, plan_slices, round_robin, validate_placement
+from .placement import Placement
 from .protocol.client import Client
 from .protocol.cloud import Cloud, CloudLayer
 from .protocol.edge import Edge
 from .protocol.execution import Execution, LocalExecution, ProcessExecution
 from .protocol.layout import MAX_BATCH
-from .protocol.spec import CLIENT, CLOUD, Phase, SessionSpec
-from .report import ClientOnline, Parameters, Report, Times
+from .report import Report
 
 #: Paillier modulus bits by default (``private_mdi.paillier.DEFAULT_KEY_BITS`` when it defines one)
 DEFAULT_KEY_BITS: int = int(getattr(_paillier, "DEFAULT_KEY_BITS", 3072))
 
 __all__ = ["DEFAULT_KEY_BITS", "OfflineIncompleteError", "PrivateInference", "SessionClosedError"]
+
 
 
 class SessionClosedError(PrivateMDIError):
@@ -95,7 +95,7 @@ class PrivateInference:
         (the largest edge's online work minimal under its cost model; with ``hosts`` given, use tuples
         there instead). ``hosts`` may also be a
         :class:`~private_mdi.placement.Placement` (e.g. :func:`~private_mdi.placement.balanced`), whose
-        evaluators are kept. Rules and defaults: :mod:`private_mdi.placement`.
+        evaluators are kept. Rules and defaults: :mod:`private_mdi.placement_rules`.
     p, f:
         Field prime and fractional bits. Both or neither: when omitted they are chosen by
         :func:`~private_mdi.fixedpoint.choose_parameters`; when given they are checked by
@@ -171,30 +171,7 @@ class PrivateInference:
         self.online_batch = check_int("online_batch", online_batch, 1, MAX_BATCH)
         self.on_out_of_range = check_choice("on_out_of_range", on_out_of_range, OUT_OF_RANGE_CHOICES)
         self.model = model
-        if hosts is not None and split:
-            raise PlacementError(
-                "give split slices either in hosts= (tuples of edges) or in split=, not both"
-            )
-        if hosts is None and split:
-            # a split layer: balance the online work (placement.balanced; rules 1–3 hold by construction)
-            lin = model.range_layers()
-            self.placement = balanced(
-                edges,
-                [int(w.shape[0]) for w, *_ in lin],
-                [int(w.shape[1]) for w, *_ in lin],
-                model.relu_counts(),
-                split=split,
-            )
-        elif hosts is None:
-            self.placement = round_robin(edges, model.num_linear, split)
-        elif isinstance(hosts, Placement):  # e.g. from placement.balanced: its evaluators are kept
-            if hosts.edges != edges:
-                raise PlacementError(f"hosts= is a placement on {hosts.edges} edges, but edges={edges}")
-            self.placement = validate_placement(
-                hosts.hosts, edges, model.num_linear, evaluators=hosts.evaluators
-            )
-        else:
-            self.placement = validate_placement(hosts, edges, model.num_linear)
+        self.placement = choose_placement(model, edges, hosts, split)
         layers = model.range_layers()  # = dense equivalents, with max pooling bounded soundly
         if (p is None) != (f is None):
             raise ParameterError("give both p and f, or neither (then they are chosen)")
@@ -211,7 +188,9 @@ class PrivateInference:
         if isinstance(key_bits, bool) or not isinstance(key_bits, int) or key_bits < MIN_KEY_BITS:
             raise ParameterError(f"key_bits must be an int >= {MIN_KEY_BITS}, got {key_bits!r}")
         self.quantized = model.quantized(self.f)
-        self.spec = _spec(self.quantized, self.p, self.f, self.placement, key_bits, _granules(model))
+        self.spec = session_spec(
+            self.quantized, self.p, self.f, self.placement, key_bits, layer_granules(model)
+        )
         self.progress = progress
         self.link = link if link is not None and not link.is_null else None
         self.processes = bool(processes)
@@ -422,120 +401,17 @@ class PrivateInference:
     def report(self) -> Report:
         """Traffic, times, storage and busy times measured so far (:class:`~private_mdi.report.Report`)."""
         self._refresh_stats()
-        meter = self.execution.meter
-        pairs = {k: v for k, v in meter.by_pair().items() if k[0] != Phase.CONTROL}
-        split = {k: self.client.times.get(k, 0.0) for k in ("paillier", "garbling", "ot")}
-        for st in self._stats.values():
-            for k in split:
-                split[k] += float(st.get("times", {}).get(k, 0.0))
-        edges = self.spec.edge_names()
-        storage = {CLIENT: self.client.storage_bytes(), CLOUD: 0}  # the cloud keeps nothing per inference
-        storage.update({e: int(self._stats.get(e, {}).get("storage_mean_bytes", 0)) for e in edges})
-        n_off, n_on = max(1, self._counts["offline"]), max(1, self._counts["online"])
-
-        def online(src: str | None, dst: str | None, what: str) -> int:
-            return sum(
-                getattr(t, what)
-                for (ph, s, d), t in pairs.items()
-                if ph in (Phase.ONLINE, Phase.GATHER)
-                and (src is None or s == src)
-                and (dst is None or d == dst)
-            )
-
-        spec = self.spec
-        return Report(
-            parameters=Parameters(
-                p=self.p,
-                f=self.f,
-                edges=spec.edges,
-                hosts=self.placement.hosts,
-                dims=spec.dims,
-                key_bits=spec.key_bits,
-                relu_per_inference=sum(spec.dims[1:-1]),
-                garbled_copies_per_inference=sum(spec.relu_copies(ell) for ell in range(1, spec.layers)),
-            ),
-            inferences_offline=self._counts["offline"],
-            inferences_online=self._counts["online"],
-            traffic=pairs,
-            times=Times(
-                setup_s=self._times.get("setup", 0.0),
-                offline_s=self._times.get("offline", 0.0),
-                offline_per_inference_s=self._times.get("offline", 0.0) / n_off,
-                offline_split_s=split,
-                online_s=self._times.get("online", 0.0),
-                online_per_inference_s=self._times.get("online", 0.0) / n_on,
-                edge_online_split_s={
-                    e: {
-                        k: float(v)
-                        for k, v in self._stats.get(e, {}).get("times", {}).items()
-                        if k.startswith("online")
-                    }
-                    for e in edges
-                },
-            ),
-            storage_per_inference_bytes=storage,
-            edge_busy_per_inference_s={
-                e: float(self._stats.get(e, {}).get("busy_median_s", 0.0)) for e in edges
-            },
-            client_online=ClientOnline(
-                up_bytes=online(CLIENT, None, "bytes"),
-                down_bytes=online(None, CLIENT, "bytes"),
-                up_messages=online(CLIENT, None, "messages"),
-                down_messages=online(None, CLIENT, "messages"),
-            ),
+        return session_report(
+            spec=self.spec,
+            placement=self.placement,
+            p=self.p,
+            f=self.f,
+            meter=self.execution.meter,
+            client_times=self.client.times,
+            client_storage_bytes=self.client.storage_bytes(),
+            stats=self._stats,
+            counts=self._counts,
+            times=self._times,
             offline_chunk=self.offline_chunk,
             offline_window=self.offline_window,
-            gather_bytes_per_inference=sum(t.bytes for (ph, _, _), t in pairs.items() if ph == Phase.GATHER)
-            / n_on,
         )
-
-
-def _granules(model: Model) -> list[int]:
-    """Rows per output channel of each linear layer's dense equivalent (1 unless it ends in a conv)."""
-    shape, out = model.input_shape, []
-    for layer in model.layers:
-        if isinstance(layer, ReLU):
-            out.append(math.prod(shape[1:]) if len(shape) == 3 else 1)
-        shape = layer.output_shape(shape)
-    out.append(math.prod(shape[1:]) if len(shape) == 3 else 1)
-    return out
-
-
-def _spec(
-    quantized: list[Any],
-    p: int,
-    f: int,
-    placement: Placement,
-    key_bits: int,
-    granules: list[int] | None = None,
-) -> SessionSpec:
-    """The public :class:`SessionSpec`; ``granules`` (rows per output channel, :func:`_granules`) only
-    matter for split layers (without them a split conv layer is cut at row boundaries)."""
-    dims = (quantized[0].in_dim, *(q.out_dim for q in quantized))
-    pools = tuple(
-        None if q.pool is None else tuple(tuple(int(i) for i in win) for win in q.pool)
-        for q in quantized[:-1]
-    )
-    # public Paillier weight bounds, rounded up to 2^b − 1 so that only the bit length b of each layer's
-    # largest |Ŵ| is revealed to the client
-    bounds = tuple(
-        min((1 << max(1, q.weight_abs_max()).bit_length()) - 1, (p - 1) // 2)
-        for q in quantized
-    )
-    slices: tuple[tuple[tuple[int, int, int, int], ...], ...] = ()
-    if placement.split or any(
-        ev != (placement.host(ell + 1),) for ell, ev in enumerate(placement.evaluators[:-1], start=1)
-    ):
-        planned = plan_slices(placement, dims, [q.pool for q in quantized[:-1]], granules)
-        slices = tuple(tuple((s.host, s.lo, s.hi, s.evaluator) for s in sl) for sl in planned)
-    return SessionSpec(
-        slices=slices,
-        p=p,
-        f=f,
-        dims=dims,
-        hosts=tuple(placement.host(ell) for ell in range(1, len(quantized) + 1)),
-        edges=placement.edges,
-        weight_bounds=bounds,
-        key_bits=key_bits,
-        pools=pools,
-    )

@@ -1,8 +1,10 @@
-"""The Paillier cryptosystem with ``g = n + 1``: keys, raw encryption and decryption, the randomiser pool.
+"""The Paillier cryptosystem with ``g = n + 1``: keys, raw encryption and decryption (CRT paths).
 
-This module is the cryptosystem only; the linear-correlation protocol built on it (offline step 1 of the
-privateMDI protocol, arXiv 2407.18353) lives in :mod:`private_mdi.correlation`. Its public names are also
-reachable from here (``private_mdi.paillier.linear_correlation`` etc.) for code written before the split.
+This module is the cryptosystem only. The randomiser pool (:class:`RandomizerPool`, :func:`random_unit`)
+lives in :mod:`private_mdi.paillier_pool` and is re-exported here; the threaded batch exponentiation is in
+:mod:`private_mdi.powmod`. The linear-correlation protocol built on it (offline step 1 of the privateMDI
+protocol, arXiv 2407.18353) lives in :mod:`private_mdi.correlation`. Its public names are also reachable
+from here (``private_mdi.paillier.linear_correlation`` etc.) for code written before the split.
 
 Math (Paillier, EUROCRYPT 1999; ``g = n + 1`` as in Damgård–Jurik 2001)
 -----------------------------------------------------------------------
@@ -25,10 +27,8 @@ Math (Paillier, EUROCRYPT 1999; ``g = n + 1`` as in Damgård–Jurik 2001)
   ``pow(u, n, n²)`` and about 2.5× (2048 bits) to 2.7–3.4× (3072 bits) cheaper in CPU time
   (``benchmarks/paillier.py --digits-mlp``); :meth:`PaillierKeyPair.encrypt_raw` uses it.
 * **Re-randomisation** by the public-key holder multiplies a ciphertext by a fresh ``u^n``
-  (:class:`RandomizerPool`, full ``|n|``-bit exponent, no extra assumption: the DJN short-exponent
-  randomisers ``h^α`` with ``|α| ≈ |n|/2`` would be cheaper but rest on an additional assumption, and a
-  fixed-base table over a few random bases covers only the subgroup they generate, which for a product of
-  two cyclic groups of even order is a proper subgroup with constant probability; neither is used).
+  (:class:`~private_mdi.paillier_pool.RandomizerPool`, re-exported here; full ``|n|``-bit exponent, no
+  extra assumption; why not short exponents or fixed bases: :mod:`private_mdi.paillier_pool`).
 
 Key sizes
 ---------
@@ -47,9 +47,8 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +60,8 @@ from cmpc.errors import ProtocolError
 from cmpc.rand import RandomSource, resolve
 
 from .errors import ParameterError
+from .paillier_pool import RandomizerPool, random_unit
+from .powmod import Mpz, check_threads, map_powmod
 
 if TYPE_CHECKING:  # the protocol names re-exported below for code written before the split
     from .correlation import (
@@ -111,9 +112,6 @@ MAX_KEY_BITS = 16384
 FINGERPRINT_BYTES = 16
 _VERSION = 1
 _MAGIC_PK = b"PMPK"
-_MAX_THREADS = 8
-
-Mpz = Any  # gmpy2.mpz (untyped)
 
 
 # =================================================================================================
@@ -204,35 +202,10 @@ class PublicKey:
         return hash(self.fingerprint)
 
 
-def random_unit(pub: PublicKey, rng: RandomSource) -> Mpz:
-    """A uniform ``u ∈ Z*_n`` (rejection of the negligible non-units)."""
-    while True:
-        u = gmpy2.mpz(rng.randbelow(int(pub.n) - 1) + 1)
-        if gmpy2.gcd(u, pub.n) == 1:
-            return u
-
-
 #: threads for the Paillier work of the privateMDI roles (the cloud's re-randomisers, the client's reply
 #: decryptions): one per core, at most 2 (``gmpy2.powmod_base_list`` releases the GIL; measured 13.5 ->
 #: 7.5 ms wall per 2048-bit ``u^n`` on two threads on the 2-core machine). Results do not depend on it.
 ROLE_THREADS = max(1, min(2, os.cpu_count() or 1))
-
-
-def _check_threads(threads: int) -> int:
-    return check_int("threads", threads, 1, _MAX_THREADS)
-
-
-def _map_powmod(bases: Sequence[Mpz], exp: Mpz, mod: Mpz, threads: int) -> list[Mpz]:
-    """``[b^exp mod mod]`` with ``gmpy2.powmod_base_list`` (which releases the GIL), split over threads."""
-    bases = list(bases)
-    if threads <= 1 or len(bases) < 2:
-        return list(gmpy2.powmod_base_list(bases, exp, mod))
-    k = min(threads, len(bases))
-    step = -(-len(bases) // k)
-    chunks = [bases[i : i + step] for i in range(0, len(bases), step)]
-    with ThreadPoolExecutor(max_workers=len(chunks)) as ex:
-        parts = list(ex.map(lambda ch: gmpy2.powmod_base_list(ch, exp, mod), chunks))
-    return [v for part in parts for v in part]
 
 
 # =================================================================================================
@@ -327,16 +300,16 @@ class PaillierKeyPair:
         ``gmpy2.powmod_base_list`` releases the GIL, so ``threads=2`` uses two cores; CPU time spent in
         the helper threads is not counted by ``time.thread_time()`` of the caller.
         """
-        threads = _check_threads(threads)
+        threads = check_threads(threads)
         cs = [gmpy2.mpz(c) for c in cts]
         if threads > 1 and len(cs) >= 1:
             with ThreadPoolExecutor(max_workers=2) as ex:
-                fp = ex.submit(_map_powmod, cs, self._pm1, self._psq, max(1, threads // 2))
-                fq = ex.submit(_map_powmod, cs, self._qm1, self._qsq, max(1, threads - threads // 2))
+                fp = ex.submit(map_powmod, cs, self._pm1, self._psq, max(1, threads // 2))
+                fq = ex.submit(map_powmod, cs, self._qm1, self._qsq, max(1, threads - threads // 2))
                 xp, xq = fp.result(), fq.result()
         else:
-            xp = _map_powmod(cs, self._pm1, self._psq, 1)
-            xq = _map_powmod(cs, self._qm1, self._qsq, 1)
+            xp = map_powmod(cs, self._pm1, self._psq, 1)
+            xq = map_powmod(cs, self._qm1, self._qsq, 1)
         p, q, hp, hq = self._p, self._q, self._hp, self._hq
         return [self._combine((a - 1) // p * hp % p, (b - 1) // q * hq % q) for a, b in zip(xp, xq)]
 
@@ -353,88 +326,6 @@ class PaillierKeyPair:
         pub = self.public
         u = random_unit(pub, resolve(rng))
         return (1 + gmpy2.mpz(m % pub.n) * pub.n) * self.nth_power(u) % pub.nsquare
-
-
-# =================================================================================================
-# randomiser pool (public-key side)
-# =================================================================================================
-class RandomizerPool:
-    """Precomputed re-randomisers ``u^n mod n²`` (uniform ``u ∈ Z*_n``) for one public key.
-
-    :meth:`fill` computes them in bulk ahead of time (idle or offline time, optionally on several threads:
-    ``gmpy2.powmod_base_list`` releases the GIL); :meth:`fill_async` does the same in a background thread,
-    so the owner can garble or answer requests on the other core meanwhile; :meth:`take` pops one (waiting
-    for a background fill if the pool is otherwise empty) and computes a fresh one on demand when nothing is
-    left. Each value is used once. Only the public key is needed: the full ``|n|``-bit exponent keeps
-    ``u^n`` uniform over the ``n``-th residues (DCR, no further assumption).
-
-    The units ``u`` are always drawn in the calling thread, in call order, and background batches join the
-    pool in submission order once it is empty, so the values taken depend only on the ``rng`` and the
-    sequence of calls, not on thread timing. Not safe for concurrent use from several threads.
-    """
-
-    def __init__(self, public_key: PublicKey, rng: RandomSource | None = None) -> None:
-        self.public_key = public_key
-        self._rng = resolve(rng)
-        self._items: list[Mpz] = []
-        self._pending: deque[Future[list[Mpz]]] = deque()
-        self._pending_count = 0
-
-    def __len__(self) -> int:
-        """Randomisers ready or being computed in the background."""
-        return len(self._items) + self._pending_count
-
-    def _one(self) -> Mpz:
-        pub = self.public_key
-        return gmpy2.powmod(random_unit(pub, self._rng), pub.n, pub.nsquare)
-
-    def _units(self, count: int) -> list[Mpz]:
-        count = check_int("count", count, 0)
-        return [random_unit(self.public_key, self._rng) for _ in range(count)]
-
-    def fill(self, count: int, *, threads: int = 1) -> None:
-        """Add ``count`` fresh randomisers (the units are drawn in order from the pool's ``rng``)."""
-        threads = _check_threads(threads)
-        pub = self.public_key
-        self._items.extend(_map_powmod(self._units(count), pub.n, pub.nsquare, threads))
-
-    def fill_async(self, count: int, *, threads: int = 1) -> Future[list[Mpz]]:
-        """Like :meth:`fill`, computed in a background thread; returns at once (the future is for waiting)."""
-        threads = _check_threads(threads)
-        pub = self.public_key
-        units = self._units(count)
-        fut = _background().submit(_map_powmod, units, pub.n, pub.nsquare, threads)
-        self._pending.append(fut)
-        self._pending_count += len(units)
-        return fut
-
-    def take(self) -> Mpz:
-        while not self._items and self._pending:
-            batch = self._pending.popleft().result()
-            self._pending_count -= len(batch)
-            self._items.extend(batch)
-        return self._items.pop() if self._items else self._one()
-
-
-_BACKGROUND: ThreadPoolExecutor | None = None
-
-
-def _background() -> ThreadPoolExecutor:
-    """One shared background thread for asynchronous pool fills (created on first use)."""
-    global _BACKGROUND
-    if _BACKGROUND is None:
-        _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paillier-pool")
-    return _BACKGROUND
-
-
-def _forget_background() -> None:
-    """A forked child has no copy of the parent's threads: start a fresh executor there on demand."""
-    global _BACKGROUND
-    _BACKGROUND = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_background)
 
 
 # =================================================================================================

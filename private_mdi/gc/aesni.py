@@ -1,14 +1,16 @@
-"""Garbling and evaluation levels with the hash computed inside the compiled loop (AES-NI through numba).
+"""Garbling and evaluation with the hash computed inside the compiled loop (AES-NI through numba).
 
 The ``numba`` backend (:mod:`private_mdi.gc.kernels`) gathers the hash inputs of a whole AND level into a
 buffer, hands it to :mod:`cryptography` for the two AES-ECB passes of H(x, i) = π(π(x) ⊕ i) ⊕ π(x), and
 reads the results back: for a garbled AND that is 4 hash inputs, 4 + 4 AES blocks and 4 · 16 bytes written
 and read back 3 times — memory traffic several times the AES work. Here one compiled loop does everything
 per (AND gate, copy) in registers: the operand labels are read once, π is computed with the AES-NI
-instructions (``aesenc``/``aesenclast`` as LLVM intrinsics, :func:`_aes_blocks`), and only the two table
-rows and the output label are written. The arithmetic is the same as the other backends' (half gates,
-Zahur–Rosulek–Evans 2015; tweaks j = 2((first + g)·total + offset + c) and j + 1; GKWY's TCCR hash): the
-tests compare every backend with the scalar reference :mod:`private_mdi.gc.reference`, bit for bit.
+instructions (``aesenc``/``aesenclast`` as LLVM intrinsics, :mod:`private_mdi.gc.aesni_kernels`), and
+only the two table rows and the output label are written. Labels live in the *registers* of
+:class:`~private_mdi.gc.plan.RegisterPlan` (reused once dead), so a chunk of copies stays in cache.
+The arithmetic is the same as the other backends' (half gates, Zahur–Rosulek–Evans 2015; tweaks
+j = 2((first + g)·total + offset + c) and j + 1; GKWY's TCCR hash): the tests compare every backend with
+the scalar reference :mod:`private_mdi.gc.reference`, bit for bit.
 
 π is AES-128 under :data:`~private_mdi.gc.hash.FIXED_KEY`; its round keys come from the FIPS-197 §5.2 key
 expansion (:func:`~private_mdi.gc.aeskey.expand_key`, known-answer test: FIPS-197 Appendix A.1) and are
@@ -25,269 +27,15 @@ from typing import Any
 
 import numpy as np
 
+from . import aesni_kernels as _k
 from .aeskey import expand_key
+from .aesni_kernels import AVAILABLE, WIDE
 from .hash import FIXED_KEY, tccr_hash_int
 from .plan import Plan
 
-try:  # pragma: no cover - exercised implicitly
-    import llvmlite.binding as llvm
-    import numba
-    from llvmlite import ir
-    from numba import types
-    from numba.extending import intrinsic
-except ImportError:  # pragma: no cover
-    numba = None  # type: ignore[assignment]
-
 __all__ = [
-    "AVAILABLE", "CHUNK_BYTES", "evaluate_plan", "garble_plan", "output_tags", "round_keys",
+    "AVAILABLE", "CHUNK_BYTES", "WIDE", "evaluate_plan", "garble_plan", "output_tags", "round_keys",
 ]
-
-
-def _has_aesni() -> bool:
-    if numba is None:  # pragma: no cover
-        return False
-    try:
-        return bool(llvm.get_host_cpu_features().get("aes", False))
-    except Exception:  # pragma: no cover - feature query unsupported
-        return False
-
-
-#: whether this backend can run here (numba importable and the CPU has AES-NI)
-AVAILABLE = _has_aesni()
-
-
-def _make_tccr(k: int, tweak_hi: int = 0) -> Any:
-    """A numba intrinsic for k hashes H(x, i) = π(π(x) ⊕ i) ⊕ π(x) (GKWY §7.4) with tweaks
-    i = i_lo + 2^64·tweak_hi: (round keys, (lo_0, hi_0, …), (i_lo_0, …)) -> (H lo_0, H hi_0, …). Blocks
-    stay in vector registers between the two π; k independent chains."""
-
-    @intrinsic  # type: ignore[misc]
-    def tccr_blocks(typingctx: Any, rk: Any, xs: Any, tw: Any) -> Any:
-        sig = types.UniTuple(types.uint64, 2 * k)(
-            rk, types.UniTuple(types.uint64, 2 * k), types.UniTuple(types.uint64, k)
-        )
-
-        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-            i32 = ir.IntType(32)
-            i64 = ir.IntType(64)
-            v2 = ir.VectorType(i64, 2)
-            arr = context.make_array(signature.args[0])(context, builder, args[0])
-            base = builder.bitcast(arr.data, v2.as_pointer())
-            keys = [builder.load(builder.gep(base, [ir.Constant(i32, r)]), align=8) for r in range(11)]
-            fnty = ir.FunctionType(v2, [v2, v2])
-            enc = builder.module.declare_intrinsic("llvm.x86.aesni.aesenc", fnty=fnty)
-            last = builder.module.declare_intrinsic("llvm.x86.aesni.aesenclast", fnty=fnty)
-
-            def pi(states: list[Any]) -> list[Any]:
-                states = [builder.xor(s, keys[0]) for s in states]
-                for r in range(1, 10):
-                    states = [builder.call(enc, [s, keys[r]]) for s in states]
-                return [builder.call(last, [s, keys[10]]) for s in states]
-
-            xs_v, tw_v = [], []
-            for j in range(k):
-                v = ir.Constant(v2, ir.Undefined)
-                v = builder.insert_element(v, builder.extract_value(args[1], 2 * j), ir.Constant(i32, 0))
-                v = builder.insert_element(v, builder.extract_value(args[1], 2 * j + 1), ir.Constant(i32, 1))
-                xs_v.append(v)
-                t = ir.Constant(v2, ir.Undefined)
-                t = builder.insert_element(t, builder.extract_value(args[2], j), ir.Constant(i32, 0))
-                t = builder.insert_element(t, ir.Constant(i64, tweak_hi), ir.Constant(i32, 1))
-                tw_v.append(t)
-            px = pi(xs_v)
-            ys = pi([builder.xor(p, t) for p, t in zip(px, tw_v)])
-            outs = []
-            for y, p in zip(ys, px):
-                h = builder.xor(y, p)
-                outs.append(builder.extract_element(h, ir.Constant(i32, 0)))
-                outs.append(builder.extract_element(h, ir.Constant(i32, 1)))
-            return context.make_tuple(builder, signature.return_type, outs)
-
-        return sig, codegen
-
-    return tccr_blocks
-
-
-def _garble_all(zero_in, delta, tables, out, out_slots, zero_slot, L, c_begin, c_end, rk,  # type: ignore[no-untyped-def]
-                and_lo, and_out, xor_lo, xor_out, aa, ab, fa, fb, xa, xb):
-    """Garble copies ``c_begin .. c_end − 1`` of the whole plan in chunks of ``L.shape[1]`` copies.
-
-    Per chunk: input zero labels into L, then stage by stage the AND gates g (global number; operands
-    A⁰ = L[a] ⊕ inv_a·Δ, B⁰ likewise; H0..H3 = H(A⁰, j), H(A¹, j), H(B⁰, j + 1), H(B¹, j + 1) with
-    j = 2(g·copies + c); T_G = H0 ⊕ H1 ⊕ p_b·Δ, T_E = H2 ⊕ H3 ⊕ A⁰, C⁰ = H0 ⊕ p_a·T_G ⊕ H2 ⊕ p_b·(H2 ⊕ H3),
-    p = lsb of the zero labels) and the XOR gates (C⁰ = A⁰ ⊕ B⁰), then the output slots into ``out``.
-    The chunk stays in cache; only tables and outputs go to memory.
-    """
-    total = np.uint64(delta.shape[0])
-    chunk = L.shape[1]
-    one = np.uint64(1)
-    zero = np.uint64(0)
-    two = np.uint64(2)
-    for c0 in range(c_begin, c_end, chunk):
-        w = min(chunk, c_end - c0)
-        _load_chunk(L, zero_in, zero_slot, c0, w, False)
-        for st in range(and_out.shape[0]):
-            for g in range(and_lo[st], and_lo[st + 1]):
-                sa = aa[g]
-                sb = ab[g]
-                ia = zero - np.uint64(fa[g])
-                ib = zero - np.uint64(fb[g])
-                o = and_out[st] + g - and_lo[st]
-                base = two * (np.uint64(g) * total + np.uint64(c0))
-                for c in range(w):
-                    d0 = delta[c0 + c, 0]
-                    d1 = delta[c0 + c, 1]
-                    a0l = L[sa, c, 0] ^ (d0 & ia)
-                    a0h = L[sa, c, 1] ^ (d1 & ia)
-                    b0l = L[sb, c, 0] ^ (d0 & ib)
-                    b0h = L[sb, c, 1] ^ (d1 & ib)
-                    j = base + two * np.uint64(c)
-                    h = _TCCR4(rk, (a0l, a0h, a0l ^ d0, a0h ^ d1, b0l, b0h, b0l ^ d0, b0h ^ d1),
-                               (j, j, j | one, j | one))
-                    pa = zero - (a0l & one)
-                    pb = zero - (b0l & one)
-                    tgl = h[0] ^ h[2] ^ (d0 & pb)
-                    tgh = h[1] ^ h[3] ^ (d1 & pb)
-                    el = h[4] ^ h[6]
-                    eh = h[5] ^ h[7]
-                    tables[g, 0, c0 + c, 0] = tgl
-                    tables[g, 0, c0 + c, 1] = tgh
-                    tables[g, 1, c0 + c, 0] = el ^ a0l
-                    tables[g, 1, c0 + c, 1] = eh ^ a0h
-                    L[o, c, 0] = h[0] ^ (tgl & pa) ^ h[4] ^ (el & pb)
-                    L[o, c, 1] = h[1] ^ (tgh & pa) ^ h[5] ^ (eh & pb)
-            _xor_stage(L, w, xor_lo[st], xor_lo[st + 1], xor_out[st], xa, xb)
-        _store_chunk(out, L, out_slots, c0, w, False)
-
-
-def _evaluate_all(labels_in, tables, out, out_slots, zero_slot, L, c_begin, c_end, total, first, rk,  # type: ignore[no-untyped-def]
-                  and_lo, and_out, xor_lo, xor_out, aa, ab, xa, xb):
-    """Evaluate copies ``c_begin .. c_end − 1`` (copies ``first + c`` of a garbling of ``total``) in
-    chunks: C = H(A, j) ⊕ s_a·T_G ⊕ H(B, j + 1) ⊕ s_b·(T_E ⊕ A) per AND gate (s = lsb of the active
-    label), A ⊕ B per XOR gate; two copies per step so that four hashes run side by side."""
-    tot = np.uint64(total)
-    chunk = L.shape[1]
-    one = np.uint64(1)
-    zero = np.uint64(0)
-    two = np.uint64(2)
-    for c0 in range(c_begin, c_end, chunk):
-        w = min(chunk, c_end - c0)
-        _load_chunk(L, labels_in, zero_slot, c0, w, True)
-        for st in range(and_out.shape[0]):
-            for g in range(and_lo[st], and_lo[st + 1]):
-                sa = aa[g]
-                sb = ab[g]
-                o = and_out[st] + g - and_lo[st]
-                base = two * (np.uint64(g) * tot + np.uint64(first + c0))
-                c = 0
-                while c < w:
-                    c2 = c + 1 if c + 1 < w else c  # an odd last copy is hashed twice (same result)
-                    al = L[sa, c, 0]
-                    ah = L[sa, c, 1]
-                    bl = L[sb, c, 0]
-                    xl = L[sa, c2, 0]
-                    xh = L[sa, c2, 1]
-                    yl = L[sb, c2, 0]
-                    j = base + two * np.uint64(c)
-                    k = base + two * np.uint64(c2)
-                    h = _TCCR4(rk, (al, ah, bl, L[sb, c, 1], xl, xh, yl, L[sb, c2, 1]),
-                               (j, j | one, k, k | one))
-                    ma = zero - (al & one)
-                    mb = zero - (bl & one)
-                    t = c0 + c
-                    r0 = h[0] ^ (tables[g, 0, t, 0] & ma) ^ h[2] ^ ((tables[g, 1, t, 0] ^ al) & mb)
-                    r1 = h[1] ^ (tables[g, 0, t, 1] & ma) ^ h[3] ^ ((tables[g, 1, t, 1] ^ ah) & mb)
-                    ma = zero - (xl & one)
-                    mb = zero - (yl & one)
-                    t = c0 + c2
-                    L[o, c2, 0] = h[4] ^ (tables[g, 0, t, 0] & ma) ^ h[6] ^ ((tables[g, 1, t, 0] ^ xl) & mb)
-                    L[o, c2, 1] = h[5] ^ (tables[g, 0, t, 1] & ma) ^ h[7] ^ ((tables[g, 1, t, 1] ^ xh) & mb)
-                    L[o, c, 0] = r0
-                    L[o, c, 1] = r1
-                    c += 2
-            _xor_stage(L, w, xor_lo[st], xor_lo[st + 1], xor_out[st], xa, xb)
-        _store_chunk(out, L, out_slots, c0, w, True)
-
-
-def _load_chunk_py(L, src, zero_slot, c0, w, copy_major):  # type: ignore[no-untyped-def]
-    """L[i, c] = src[i, c0 + c] for the input wires i (and the zero slot cleared), copies c < w.
-
-    ``copy_major``: loop copies outside (``src`` is then the (copies, n_in, 2) labels seen transposed)."""
-    n_in = src.shape[0]
-    zero = np.uint64(0)
-    if copy_major:
-        for c in range(w):
-            for i in range(n_in):
-                L[i, c, 0] = src[i, c0 + c, 0]
-                L[i, c, 1] = src[i, c0 + c, 1]
-    else:
-        for i in range(n_in):
-            for c in range(w):
-                L[i, c, 0] = src[i, c0 + c, 0]
-                L[i, c, 1] = src[i, c0 + c, 1]
-    for c in range(w):
-        L[zero_slot, c, 0] = zero
-        L[zero_slot, c, 1] = zero
-
-
-def _store_chunk_py(out, L, out_slots, c0, w, copy_major):  # type: ignore[no-untyped-def]
-    """out[q, c0 + c] = L[out_slots[q], c] (copies outside when ``out`` is a transposed view)."""
-    if copy_major:
-        for c in range(w):
-            for q in range(out_slots.shape[0]):
-                out[q, c0 + c, 0] = L[out_slots[q], c, 0]
-                out[q, c0 + c, 1] = L[out_slots[q], c, 1]
-    else:
-        for q in range(out_slots.shape[0]):
-            sq = out_slots[q]
-            for c in range(w):
-                out[q, c0 + c, 0] = L[sq, c, 0]
-                out[q, c0 + c, 1] = L[sq, c, 1]
-
-
-def _xor_stage_py(L, w, lo, hi, out_start, xa, xb):  # type: ignore[no-untyped-def]
-    """L[out_start + i − lo] = L[xa[i]] ⊕ L[xb[i]] for i in [lo, hi) (sub-levels in order), copies < w."""
-    for i in range(lo, hi):
-        sa = xa[i]
-        sb = xb[i]
-        o = out_start + i - lo
-        for c in range(w):
-            L[o, c, 0] = L[sa, c, 0] ^ L[sb, c, 0]
-            L[o, c, 1] = L[sa, c, 1] ^ L[sb, c, 1]
-
-
-def _tags_py(labels, total, first, rk, out):  # type: ignore[no-untyped-def]
-    """out[c, o] = low word of H(labels[c, o], 2^64 + o·total + first + c) (the decoder's output tags,
-    :func:`private_mdi.gc.encoding.output_tags`), four hashes per step."""
-    C = labels.shape[0]
-    n = labels.shape[1]
-    tot = np.uint64(total)
-    m = C * n
-    q = 0
-    while q < m:
-        c0 = q // n
-        o0 = q - c0 * n
-        q1 = min(q + 1, m - 1)
-        q2 = min(q + 2, m - 1)
-        q3 = min(q + 3, m - 1)
-        c1 = q1 // n
-        c2 = q2 // n
-        c3 = q3 // n
-        o1 = q1 - c1 * n
-        o2 = q2 - c2 * n
-        o3 = q3 - c3 * n
-        t0 = np.uint64(o0) * tot + np.uint64(first + c0)
-        t1 = np.uint64(o1) * tot + np.uint64(first + c1)
-        t2 = np.uint64(o2) * tot + np.uint64(first + c2)
-        t3 = np.uint64(o3) * tot + np.uint64(first + c3)
-        h = _TCCR4HI(rk, (labels[c0, o0, 0], labels[c0, o0, 1], labels[c1, o1, 0], labels[c1, o1, 1],
-                          labels[c2, o2, 0], labels[c2, o2, 1], labels[c3, o3, 0], labels[c3, o3, 1]),
-                     (t0, t1, t2, t3))
-        out[c0, o0] = h[0]
-        out[c1, o1] = h[2]
-        out[c2, o2] = h[4]
-        out[c3, o3] = h[6]
-        q += 4
 
 
 def output_tags(labels: np.ndarray, total: int, first: int) -> np.ndarray:
@@ -295,36 +43,8 @@ def output_tags(labels: np.ndarray, total: int, first: int) -> np.ndarray:
     :func:`private_mdi.gc.encoding.output_tags` computes them, with the hash inside one compiled loop."""
     out = np.empty(labels.shape[:2], dtype=np.uint64)
     if out.size:
-        _tags_jit(labels, total, first, round_keys(), out)
+        _k._tags_jit(labels, total, first, round_keys(), out)
     return out
-
-
-def _probe_py(rk, x, t):  # type: ignore[no-untyped-def]
-    return _TCCR4(rk, (x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]), (t[0], t[1], t[2], t[3]))
-
-
-# module-level intrinsics and dispatchers (numba's on-disk cache needs them as module globals; nothing is
-# compiled before first use, then the compiled code is loaded from the cache in later processes)
-_TCCR4: Any = None
-_TCCR4HI: Any = None
-_xor_stage: Any = None
-_load_chunk: Any = None
-_store_chunk: Any = None
-_garble_all_jit: Any = None
-_evaluate_all_jit: Any = None
-_tags_jit: Any = None
-_probe_jit: Any = None
-if AVAILABLE:
-    _TCCR4 = _make_tccr(4)
-    _TCCR4HI = _make_tccr(4, tweak_hi=1)
-    _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
-    _xor_stage = _jit(_xor_stage_py)
-    _load_chunk = _jit(_load_chunk_py)
-    _store_chunk = _jit(_store_chunk_py)
-    _garble_all_jit = _jit(_garble_all)
-    _evaluate_all_jit = _jit(_evaluate_all)
-    _tags_jit = _jit(_tags_py)
-    _probe_jit = numba.njit(cache=True)(_probe_py)
 
 
 @functools.cache
@@ -332,7 +52,7 @@ def _kernels() -> tuple[Any, Any]:
     """The two whole-plan kernels (compiled on first use, then loaded from numba's on-disk cache)."""
     if not AVAILABLE:  # pragma: no cover - callers check AVAILABLE
         raise RuntimeError("the aesni backend needs numba and a CPU with AES-NI")
-    return _garble_all_jit, _evaluate_all_jit
+    return _k._garble_all_jit, _k._evaluate_all_jit
 
 
 @functools.cache
@@ -344,7 +64,7 @@ def round_keys() -> np.ndarray:
         x = np.array([0, 0, 1, 0, 0x0123456789ABCDEF, 0xFEDCBA9876543210, 2**64 - 1, 2**64 - 1],
                      dtype=np.uint64)
         t = np.array([0, 1, 2**40 + 7, 2**64 - 1], dtype=np.uint64)
-        got = [int(v) for v in _probe_jit(rk, x, t)]
+        got = [int(v) for v in _k._probe_jit(rk, x, t)]
         for q in range(4):
             want = tccr_hash_int(int(x[2 * q]) | int(x[2 * q + 1]) << 64, int(t[q]))
             if got[2 * q] | got[2 * q + 1] << 64 != want:  # pragma: no cover - a broken key schedule
@@ -352,15 +72,17 @@ def round_keys() -> np.ndarray:
     return rk
 
 
-#: bytes of labels per chunk of copies (a chunk's labels should stay in cache), within 64..1024 copies per
-#: chunk (shorter copy loops cost more than the cache saves). ReLU circuit (689 slots), 1M AND gates,
-#: CPU ms garble/evaluate: 16 copies 48.6/17.2, 64 copies 31.0/16.8, 128 copies 30.0/14.8, 1024 copies
-#: 30.4/18.8 (one run, load < 0.5).
-CHUNK_BYTES = 1 << 20
+#: bytes of label registers per chunk of copies (a chunk's labels should stay in cache), within 256..1024
+#: copies per chunk (the per-gate loop overhead grows as the copy loop shortens, which costs more than
+#: missing L2 does); copies are then split into equal chunks. Swept at 1M AND gates (CPU ms garble /
+#: evaluate, best of 5, two runs at load ≈ 4, so ±15 %): ReLU (96 registers, 6,250 copies) chunks of 64
+#: 17.1–19.7 / 11.6–14.0, 250 17.7–18.4 / 11.4–11.6, 893 17.8–18.8 / 12.8–12.9; AES-128 (914 registers,
+#: 157 copies) 2 × 79 21.9–22.9 / 17.2–17.4, 1 × 157 20.0–22.0 / 13.8–15.7.
+CHUNK_BYTES = 512 << 10
 
 
 def _chunk_copies(plan: Plan) -> int:
-    return min(1024, max(64, CHUNK_BYTES // (16 * plan.n_slots)))
+    return min(1024, max(256, CHUNK_BYTES // (16 * plan.registers.n_regs)))
 
 
 def _split(copies: int, threads: int) -> list[tuple[int, int]]:
@@ -374,17 +96,16 @@ def garble_plan(plan: Plan, zero_in: np.ndarray, delta: np.ndarray, threads: int
     """Garble all copies: zero_in (n_in, C, 2), delta (C, 2) -> tables (n_and, 2, C, 2), stored output
     labels (n_out, C, 2), exactly as :func:`private_mdi.gc.garble` does with the other backends."""
     garble_all, _ = _kernels()
-    fl = plan.flat
+    rp = plan.registers
     copies = delta.shape[0]
     tables = np.empty((plan.n_and, 2, copies, 2), dtype=np.uint64)
     out = np.empty((plan.out_slots.size, copies, 2), dtype=np.uint64)
     zero_in = np.ascontiguousarray(zero_in, dtype=np.uint64)
     delta = np.ascontiguousarray(delta, dtype=np.uint64)
-    slots = np.ascontiguousarray(plan.out_slots, dtype=np.int64)
 
     def fn(L: np.ndarray, lo: int, hi: int) -> None:
-        garble_all(zero_in, delta, tables, out, slots, plan.zero_slot, L, lo, hi, round_keys(), fl.and_lo,
-                   fl.and_out, fl.xor_lo, fl.xor_out, fl.aa, fl.ab, fl.fa, fl.fb, fl.xa, fl.xb)
+        garble_all(zero_in, delta, tables, out, rp.out_regs, rp.zero_reg, L, lo, hi, round_keys(), rp.and_lo,
+                   rp.xor_lo, rp.aa, rp.ab, rp.ao, rp.fa, rp.fb, rp.xa, rp.xb, rp.xo)
 
     _run_ranges(fn, _split(copies, threads), plan)
     return tables, out
@@ -394,18 +115,17 @@ def evaluate_plan(plan: Plan, tables: np.ndarray, labels_in: np.ndarray, total: 
                   threads: int = 1) -> np.ndarray:
     """Evaluate copies ``first ..`` of a garbling of ``total``: labels_in (n_in, C, 2) -> (n_out, C, 2)."""
     _, evaluate_all = _kernels()
-    fl = plan.flat
+    rp = plan.registers
     copies = labels_in.shape[1]
     # the caller returns (copies, n_out, 2): write that layout (seen transposed) and read labels_in as
     # given (the transposed (copies, n_in, 2) labels), so that neither needs a transposing copy
     out = np.empty((copies, plan.out_slots.size, 2), dtype=np.uint64).transpose(1, 0, 2)
     if labels_in.dtype != np.uint64:
         labels_in = labels_in.astype(np.uint64)
-    slots = np.ascontiguousarray(plan.out_slots, dtype=np.int64)
 
     def fn(L: np.ndarray, lo: int, hi: int) -> None:
-        evaluate_all(labels_in, tables, out, slots, plan.zero_slot, L, lo, hi, total, first, round_keys(),
-                     fl.and_lo, fl.and_out, fl.xor_lo, fl.xor_out, fl.aa, fl.ab, fl.xa, fl.xb)
+        evaluate_all(labels_in, tables, out, rp.out_regs, rp.zero_reg, L, lo, hi, total, first, round_keys(),
+                     rp.and_lo, rp.xor_lo, rp.aa, rp.ab, rp.ao, rp.xa, rp.xb, rp.xo)
 
     _run_ranges(fn, _split(copies, threads), plan)
     return out
@@ -413,9 +133,13 @@ def evaluate_plan(plan: Plan, tables: np.ndarray, labels_in: np.ndarray, total: 
 
 def _run_ranges(fn: Any, ranges: list[tuple[int, int]], plan: Plan) -> None:
     """fn(L, lo, hi) over the copy ranges, one thread each (the kernels release the GIL), each thread
-    with its own chunk buffer L."""
+    with its own chunk buffer L (registers, 2 · copies per chunk)."""
     def one(lo: int, hi: int) -> None:
-        fn(np.empty((plan.n_slots, _chunk_copies(plan), 2), dtype=np.uint64), lo, hi)
+        n = hi - lo
+        if n <= 0:
+            return
+        chunk = -(-n // -(-n // min(_chunk_copies(plan), n)))  # equal chunks of at most _chunk_copies
+        fn(np.empty((plan.registers.n_regs, 2 * chunk), dtype=np.uint64), lo, hi)
 
     if len(ranges) == 1:
         one(*ranges[0])

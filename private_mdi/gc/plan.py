@@ -33,7 +33,7 @@ import numpy as np
 
 from .gates import EQ, EQW, INV, XOR, CircuitView
 
-__all__ = ["AndBatch", "FlatPlan", "Plan", "Stage", "XorBatch", "build_plan"]
+__all__ = ["AndBatch", "FlatPlan", "Plan", "RegisterPlan", "Stage", "XorBatch", "build_plan"]
 
 _INPUT, _ZERO, _XOR, _AND = 0, 1, 2, 3
 
@@ -101,6 +101,82 @@ class FlatPlan:
 
 
 @dataclass(frozen=True)
+class RegisterPlan:
+    """The flat schedule with label *registers* instead of slots, for a compiled loop that keeps a chunk's
+    labels in cache: a register is reused once the value it held is dead (linear scan over the execution
+    order — stage by stage, the AND gates then the XOR gates, each in plan order). The AND gates keep
+    their global numbers g (tables and tweaks are unchanged); only where labels live changes.
+
+    Registers ``0 .. n_inputs − 1`` hold the input wires (as slots do), ``zero_reg`` the constant-zero
+    label; the AND gate g reads ``aa[g]``/``ab[g]`` and writes ``ao[g]``, the XOR gate i reads
+    ``xa[i]``/``xb[i]`` and writes ``xo[i]``; output o is read from ``out_regs[o]`` after the last stage.
+    A gate never writes a register it reads (operands are freed only after the output is allocated), and
+    output registers are never reused. ``and_lo``/``xor_lo`` are the stage boundaries of :class:`FlatPlan`.
+    """
+
+    n_regs: int
+    zero_reg: int
+    and_lo: np.ndarray
+    xor_lo: np.ndarray
+    aa: np.ndarray
+    ab: np.ndarray
+    ao: np.ndarray
+    fa: np.ndarray
+    fb: np.ndarray
+    xa: np.ndarray
+    xb: np.ndarray
+    xo: np.ndarray
+    out_regs: np.ndarray
+
+
+def _allocate_registers(plan: Plan) -> RegisterPlan:
+    """Linear-scan register allocation of ``plan`` (see :class:`RegisterPlan`); freed registers are reused
+    last-in first-out, so a new value goes where a recent one was (still in cache)."""
+    fl = plan.flat
+    # the execution order: (is_xor, row in the AND or XOR arrays, operand slots, output slot)
+    ops: list[tuple[int, int, int, int, int]] = []
+    for s in range(fl.and_out.shape[0]):
+        for kind, lo, hi, out, xs, ys in ((0, fl.and_lo[s], fl.and_lo[s + 1], fl.and_out[s], fl.aa, fl.ab),
+                                          (1, fl.xor_lo[s], fl.xor_lo[s + 1], fl.xor_out[s], fl.xa, fl.xb)):
+            lo, hi, out = int(lo), int(hi), int(out)
+            ops.extend(zip([kind] * (hi - lo), range(lo, hi), xs[lo:hi].tolist(), ys[lo:hi].tolist(),
+                           range(out, out + hi - lo)))
+    pinned = set(plan.out_slots.tolist()) | {plan.zero_slot}
+    last = [-1] * plan.n_slots
+    for k, (_, _, a, b, _) in enumerate(ops):
+        last[a] = k
+        last[b] = k
+    reg = [-1] * plan.n_slots
+    for i in range(plan.n_inputs):
+        reg[i] = i
+    zero_reg = plan.n_inputs
+    reg[plan.zero_slot] = zero_reg
+    n_regs = zero_reg + 1
+    free = [i for i in range(plan.n_inputs - 1, -1, -1) if last[i] < 0 and i not in pinned]
+    dst = (np.empty(fl.aa.shape[0], dtype=np.int64), np.empty(fl.xa.shape[0], dtype=np.int64))
+    for k, (kind, row, a, b, o) in enumerate(ops):
+        if free:
+            r = free.pop()
+        else:
+            r = n_regs
+            n_regs += 1
+        reg[o] = r
+        dst[kind][row] = r
+        if last[o] < 0 and o not in pinned:  # pragma: no cover - build_plan removes dead gates
+            free.append(r)
+        for x in (a, b) if a != b else (a,):
+            if last[x] == k and x not in pinned:
+                free.append(reg[x])
+    regs = np.asarray(reg, dtype=np.int64)
+    return RegisterPlan(
+        n_regs=n_regs, zero_reg=zero_reg, and_lo=fl.and_lo, xor_lo=fl.xor_lo,
+        aa=regs[fl.aa], ab=regs[fl.ab], ao=dst[0], fa=fl.fa, fb=fl.fb,
+        xa=regs[fl.xa], xb=regs[fl.xb], xo=dst[1],
+        out_regs=np.ascontiguousarray(regs[plan.out_slots], dtype=np.int64),
+    )
+
+
+@dataclass(frozen=True)
 class Plan:
     """Compiled schedule of a circuit (see the module docstring)."""
 
@@ -148,6 +224,11 @@ class Plan:
             aa=cat(aa, np.int64), ab=cat(ab, np.int64), fa=cat(fa, np.uint8), fb=cat(fb, np.uint8),
             xa=cat(xa, np.int64), xb=cat(xb, np.int64),
         )
+
+    @cached_property
+    def registers(self) -> RegisterPlan:
+        """:class:`RegisterPlan` of this plan (built once): the schedule with reused label registers."""
+        return _allocate_registers(self)
 
 
 def build_plan(circuit: CircuitView) -> Plan:

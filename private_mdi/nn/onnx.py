@@ -18,13 +18,30 @@ GlobalAveragePool           :class:`AvgPool2d` over the whole (H, W)
 MaxPool                     :class:`MaxPool2d` when kernel = stride, no padding, next to a ReLU
 Flatten (axis 1), Reshape   :class:`Flatten` (Reshape only to (batch, −1) / (batch, features))
 Identity, Dropout           dropped (inference)
+Cast (to a float type)      dropped (skl2onnx casts its input to float32)
 Softmax, LogSoftmax         as the last node: dropped, argmax head (both are monotone)
 Sigmoid                     as the last node: dropped, binary (1 output) or multilabel head
 ==========================  ===================================================================
 
+**Converters' label tails.** After a final Softmax / Sigmoid a converter may append the steps that
+turn scores into labels; skl2onnx does for every classifier, giving the graph a second output
+(``label`` beside ``probabilities``). Exactly these steps are recognised, each checked against what it
+must consume, and they fix the head's labels: ``Sub(1, p)`` and ``Concat([1 − p, p], axis=1)`` (binary),
+``ArgMax(axis=1)`` over the probabilities, ``ArrayFeatureExtractor(classes, index)`` (the constant
+``classes`` become :attr:`Model.classes`, as scikit-learn's ``classes_``), ``Reshape``, ``Cast``,
+``Identity`` and ``ZipMap`` of those values. The private model computes the label through its head;
+the probabilities are not produced (privateMDI reveals only the head's output).
+
 Anything else raises :class:`~private_mdi.errors.UnsupportedModelError` naming the node and its op.
 Without a final activation the head is ``argmax`` for several outputs and ``identity`` (regression)
 for one; ``head=`` overrides.
+
+Exporting (not run here: neither torch nor skl2onnx is a dependency of the library)::
+
+    torch.onnx.export(net.eval(), torch.zeros(1, 1, 28, 28), "net.onnx")   # PyTorch
+    onx = skl2onnx.to_onnx(mlp, X_train[:1].astype(np.float32),            # scikit-learn
+                           options={id(mlp): {"zipmap": False}})
+    model = Model.from_onnx(onx)       # or Model.from_onnx("net.onnx")
 """
 
 from __future__ import annotations
@@ -45,6 +62,7 @@ SUPPORTED_OPS = (
     "Add",
     "AveragePool",
     "BatchNormalization",
+    "Cast",
     "Constant",
     "Conv",
     "Dropout",
@@ -61,6 +79,10 @@ SUPPORTED_OPS = (
     "Softmax",
 )
 _FINAL = {"Softmax": "argmax", "LogSoftmax": "argmax", "Sigmoid": "sigmoid"}
+# label post-processing a converter may append after the final activation (module docstring)
+TAIL_OPS = ("ArgMax", "ArrayFeatureExtractor", "Cast", "Concat", "Identity", "Reshape", "Sub", "ZipMap")
+# onnx.TensorProto data types a Cast may target inside the chain: FLOAT, FLOAT16, DOUBLE, BFLOAT16
+_FLOAT_TYPES = (1, 10, 11, 16)
 
 
 def _onnx() -> Any:
@@ -150,6 +172,10 @@ def _node(chain: _Chain, node: Any, consts: dict[str, np.ndarray]) -> None:
     at = _attrs(node)
     if op in ("Identity", "Dropout"):
         return
+    if op == "Cast":
+        if int(at.get("to", 0)) not in _FLOAT_TYPES:
+            raise _refuse(node, f"only a cast to a floating-point type is supported, got type {at.get('to')}")
+        return
     if op == "Relu":
         chain.push(ReLU())
     elif op == "Gemm":
@@ -224,24 +250,97 @@ def _node(chain: _Chain, node: Any, consts: dict[str, np.ndarray]) -> None:
         raise _refuse(node, f"unsupported operator; supported: {', '.join(SUPPORTED_OPS)}")
 
 
+def _on_class_axis(at: dict[str, Any]) -> bool:
+    """The step works along axis 1 of (batch, classes) (ONNX's default axis for ArgMax is 0)."""
+    return int(at.get("axis", 0)) in (1, -1)
+
+
+def _label_tail(
+    nodes: list[Any], consts: dict[str, np.ndarray], out: str, start: str
+) -> tuple[Any, set[str]]:
+    """Check a converter's label post-processing after the final activation (module docstring).
+
+    Each tensor gets a meaning (``start`` for the activation's output: ``probs`` after a Softmax,
+    ``scores`` after a one-output Sigmoid, ``sigmoids`` after a several-output Sigmoid (multilabel: no
+    argmax); ``neg``: ``1 − p``; ``probs``: class probabilities whose argmax is the label index;
+    ``index``; ``label``), and every step must
+    consume the meaning it expects, so a tail that would reorder or alter the classes is refused.
+    Returns the constant ``classes`` of an ArrayFeatureExtractor (or None) and the tensors it explains.
+    """
+    onnx = _onnx()
+    kind = {out: start}
+    classes: Any = None
+    for node in nodes:
+        op, ins, at = node.op_type, list(node.input), _attrs(node)
+        if op == "Constant":
+            consts[node.output[0]] = onnx.numpy_helper.to_array(at["value"])
+            continue
+        if op not in TAIL_OPS:
+            raise _refuse(
+                node,
+                "after the final activation only a converter's label steps are supported "
+                f"({', '.join(TAIL_OPS)})",
+            )
+        first = kind.get(ins[0]) if ins else None
+        if op in ("Identity", "Cast", "ZipMap") and first is not None:
+            new = first
+        elif (
+            op == "Sub"
+            and len(ins) == 2
+            and ins[0] in consts
+            and np.all(np.asarray(consts[ins[0]]) == 1)
+            and kind.get(ins[1]) == "scores"
+        ):
+            new = "neg"
+        elif op == "Concat" and [kind.get(i) for i in ins] == ["neg", "scores"] and _on_class_axis(at):
+            new = "probs"
+        elif op == "ArgMax" and first == "probs" and _on_class_axis(at):
+            new = "index"
+        elif (
+            op == "ArrayFeatureExtractor"
+            and len(ins) == 2
+            and ins[0] in consts
+            and kind.get(ins[1]) == "index"
+        ):
+            classes = np.asarray(consts[ins[0]]).reshape(-1)
+            new = "label"
+        elif op == "Reshape" and first in ("index", "label"):
+            new = first
+        else:
+            raise _refuse(
+                node,
+                "not a recognised label step (expected Sub(1, p) → Concat([1 − p, p]) for a binary "
+                "sigmoid, ArgMax over the probabilities, ArrayFeatureExtractor(classes, index), "
+                "Reshape, Cast, Identity, ZipMap)",
+            )
+        for o in node.output:
+            kind[o] = new
+    if classes is not None and classes.dtype == object:  # string classes come back as bytes
+        classes = np.asarray([c.decode() if isinstance(c, bytes) else str(c) for c in classes])
+    return classes, set(kind)
+
+
 def from_onnx(source: Any, *, name: str | None = None, head: str | None = None, classes: Any = None) -> Model:
-    """Convert an ONNX model (path, serialized bytes or ``onnx.ModelProto``); see the module docstring."""
+    """Convert an ONNX model (path, serialized bytes or ``onnx.ModelProto``); see the module docstring.
+
+    ``classes`` (labels of the head's outputs) defaults to the constant classes of a converter's label
+    tail (skl2onnx), if the graph has one.
+    """
     onnx = _onnx()
     proto = _load(source)
     graph = proto.graph
     consts = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
     inputs = [i for i in graph.input if i.name not in consts]
-    if len(inputs) != 1 or len(graph.output) != 1:
-        raise UnsupportedModelError(
-            "the ONNX graph must have one data input and one output, "
-            f"got {len(inputs)} and {len(graph.output)}"
-        )
+    if len(inputs) != 1:
+        raise UnsupportedModelError(f"the ONNX graph must have one data input, got {len(inputs)}")
     dims = [d.dim_value if d.HasField("dim_value") else 0 for d in inputs[0].type.tensor_type.shape.dim]
     shape = tuple(dims[1:])
     if not shape or min(shape) < 1:
         raise UnsupportedModelError(f"the input needs a batch axis and fixed sizes, got dims {dims}")
     chain = _Chain(inputs[0].name, shape)
     final_head: str | None = None
+    explained = {inputs[0].name}
+    tail_classes: Any = None
     nodes = list(graph.node)
     for k, node in enumerate(nodes):
         if node.op_type == "Constant":
@@ -254,15 +353,25 @@ def from_onnx(source: Any, *, name: str | None = None, head: str | None = None, 
         missing = [n for n in node.input[1:] if n and n not in consts]
         if missing:
             raise _refuse(node, f"operands {missing} must be constants (initializers)")
-        if node.op_type in _FINAL:
-            if k != len(nodes) - 1:
-                raise _refuse(node, "an activation other than Relu is only supported as the last node")
-            final_head = _FINAL[node.op_type]
-        else:
-            _node(chain, node, consts)
         chain.tensor = node.output[0]
-    if graph.output[0].name != chain.tensor:
-        raise UnsupportedModelError(f"the graph output {graph.output[0].name!r} is not the end of the chain")
+        if node.op_type in _FINAL:
+            final_head = _FINAL[node.op_type]
+            if final_head == "argmax":
+                start = "probs"
+            else:
+                start = "scores" if math.prod(chain.shape) == 1 else "sigmoids"
+            tail_classes, explained = _label_tail(nodes[k + 1 :], consts, chain.tensor, start)
+            break
+        _node(chain, node, consts)
+    outputs = [o.name for o in graph.output]
+    if final_head is None or len(explained) == 1:
+        if outputs != [chain.tensor]:
+            raise UnsupportedModelError(
+                f"the graph outputs {outputs} are not the end of the chain ({chain.tensor!r}): the graph "
+                "must have one output (or a converter's label outputs after a final Softmax / Sigmoid)"
+            )
+    elif unexplained := [o for o in outputs if o not in explained]:
+        raise UnsupportedModelError(f"graph outputs {unexplained} do not come from the model's scores")
     out_dim = math.prod(chain.shape)
     if len(chain.shape) != 1:
         chain.push(Flatten())
@@ -271,4 +380,5 @@ def from_onnx(source: Any, *, name: str | None = None, head: str | None = None, 
     chosen = head or final_head or ("argmax" if out_dim > 1 else "identity")
     if chosen not in HEADS:
         raise ParameterError(f"head must be one of {HEADS}, got {head!r}")
-    return Model(shape, chain.layers, head=chosen, classes=classes, name=name or graph.name or "onnx")
+    labels = classes if classes is not None else tail_classes
+    return Model(shape, chain.layers, head=chosen, classes=labels, name=name or graph.name or "onnx")
