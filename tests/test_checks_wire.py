@@ -94,10 +94,6 @@ def test_parts_round_trip(parts):
 def test_compact_matrices_same_bytes_and_values():
     # uint32 arrays are written as they are (the same bytes as int64 ones); compact decoding returns a
     # read-only uint32 view for 4-byte elements and int64 for 8-byte ones
-    import numpy as np
-
-    from cmpc.wire import decode_matrix, encode_matrix
-
     p = 2**31 - 1
     arr = np.array([[0, 1, p - 1], [7, 2**30, 5]], dtype=np.int64)
     blob = encode_matrix(arr, p)
