@@ -99,10 +99,25 @@ def _combine(  # type: ignore[no-untyped-def]
     s32 = np.uint64(32)
     s = np.empty(n, dtype=np.int64)
     total = np.empty(n, dtype=np.uint64)
+    # when the weights use products more than once (Karatsuba: 12 terms from 6 products for 3 limbs),
+    # convert each product's row to int64 once per row (float64 -> int64 is scalar on AVX2)
+    nnz = 0
+    for e in range(ne):
+        for j in range(nj):
+            if weights[e, j] != 0:
+                nnz += 1
+    preconv = nnz > nj
+    pint = np.empty((nj if preconv else 0, n), dtype=np.int64)
     for r in range(m):
         if last:
             for c in range(n):
                 total[c] = 0
+        if preconv:
+            for j in range(nj):
+                row = brow[j] * fstride + r * rstride
+                c0 = bcol[j] * n
+                for c in range(n):
+                    pint[j, c] = np.int64(prod[row, c0 + c])
         for e in range(ne):
             if not (last or big or reduce_mod):
                 # a first or middle chunk whose exponent takes one product with weight 1 (the plans
@@ -137,7 +152,10 @@ def _combine(  # type: ignore[no-untyped-def]
                     s[c] = 0
             for j in range(nj):
                 wgt = weights[e, j]
-                if wgt != 0:
+                if wgt != 0 and preconv:
+                    for c in range(n):
+                        s[c] += wgt * pint[j, c]
+                elif wgt != 0:
                     row = brow[j] * fstride + r * rstride
                     c0 = bcol[j] * n
                     for c in range(n):
