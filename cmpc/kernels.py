@@ -296,12 +296,8 @@ def _small_inner_rows(a, b1, b2, p, per, per_after, mu, shift, out):  # type: ig
             if fresh:
                 for c in range(w):
                     o[c] = 0
-            elif shift:
-                for c in range(w):
-                    o[c] = _fold31(acc[c], pu)
             else:
-                for c in range(w):
-                    o[c] = _barrett(acc[c], pu, m0, m1)
+                _store_mod(acc, o, w, pu, shift, m0, m1)
 
 
 def _sum_mod(first, rest, p, mu, shift, out):  # type: ignore[no-untyped-def]
@@ -330,13 +326,7 @@ def _sum_mod(first, rest, p, mu, shift, out):  # type: ignore[no-untyped-def]
             xv = x[c0:c1]
             for c in range(w):
                 acc[c] += np.uint64(xv[c])
-        o = out[c0:c1]
-        if shift:
-            for c in range(w):
-                o[c] = _fold31(acc[c], pu)
-        else:
-            for c in range(w):
-                o[c] = _barrett(acc[c], pu, m0, m1)
+        _store_mod(acc, out[c0:c1], w, pu, shift, m0, m1)
 
 
 def _fold31_py(x, pu):  # type: ignore[no-untyped-def]
@@ -363,10 +353,23 @@ def _barrett_py(x, pu, m0, m1):  # type: ignore[no-untyped-def]
     return y - pu if y >= pu else y
 
 
-#: the reductions the kernels call: :func:`get` replaces them by the jitted ``_fold31_py`` and
-#: ``_barrett_py`` before compiling the kernels (numba resolves these globals when it compiles a kernel)
+def _store_mod_py(acc, o, w, pu, shift, m0, m1):  # type: ignore[no-untyped-def]
+    """o[c] = acc[c] mod p for c < w (``o`` another array than ``acc``): the last pass of ``small_inner``
+    and ``sum_mod``, folds for p = 2^31 − 1 (``shift`` = 31), else Barrett's."""
+    if shift:
+        for c in range(w):
+            o[c] = _fold31(acc[c], pu)
+    else:
+        for c in range(w):
+            o[c] = _barrett(acc[c], pu, m0, m1)
+
+
+#: the reductions the kernels call: :func:`get` replaces them by the jitted ``_fold31_py``,
+#: ``_barrett_py`` and ``_store_mod_py`` before compiling the kernels (numba resolves these globals when
+#: it compiles a kernel)
 _fold31: Any = _fold31_py
 _barrett: Any = _barrett_py
+_store_mod: Any = _store_mod_py
 
 
 def loaded() -> bool:
@@ -383,8 +386,9 @@ def get() -> Any:
         def jit(fn: Any) -> Any:
             return numba.njit(cache=True, nogil=True, boundscheck=False)(fn)
 
-        global _fold31, _barrett
+        global _fold31, _barrett, _store_mod
         _fold31, _barrett = jit(_fold31_py), jit(_barrett_py)
+        _store_mod = jit(_store_mod_py)  # after the two it calls
         _KERNELS = SimpleNamespace(
             split=jit(_split),
             combine=jit(_combine),
