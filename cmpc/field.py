@@ -61,6 +61,7 @@ from .matmul import (
     MatmulPlan,
     compiled_matmul,
     compiled_small_inner,
+    compiled_sum,
     make_plan,
     reference_matmul,
     reference_small_inner,
@@ -73,6 +74,12 @@ if TYPE_CHECKING:  # galois costs ~1 s to import: only the FieldArray paths load
     import galois
 
 __all__ = ["MatmulPlan", "PrimeField"]
+
+
+def _raw_operand(x: np.ndarray) -> np.ndarray:
+    """``x`` as int64, except that uint32 arrays stay uint32 (the kernels read both; no widening copy)."""
+    x = np.asarray(x)
+    return x if x.dtype == np.uint32 else np.asarray(x, dtype=np.int64)
 
 _FAST_MULMOD = np.finfo(np.longdouble).nmant >= 63
 
@@ -196,9 +203,18 @@ class PrimeField:
         """Uniform elements of the field from the CSPRNG (``rng=None``: fresh OS-entropy source)."""
         return self.to_field(self.raw_random(shape, rng))
 
-    def raw_random(self, shape: ShapeLike, rng: RandomSource | None = None) -> np.ndarray:
-        """Uniform elements as an int64 array."""
-        return resolve(rng).field_elements(self.p, shape)
+    @property
+    def compact_dtype(self) -> np.dtype:
+        """The narrowest array type of the field's representatives: uint32 for p < 2^32 (the wire width),
+        else int64."""
+        return np.dtype(np.uint32) if self.p < 2**32 else np.dtype(np.int64)
+
+    def raw_random(self, shape: ShapeLike, rng: RandomSource | None = None, *, compact: bool = False
+                   ) -> np.ndarray:
+        """Uniform elements as an int64 array, or as :attr:`compact_dtype` with ``compact=True`` (the same
+        values from the same stream: only the array type differs)."""
+        dtype = self.compact_dtype.type if compact else np.int64
+        return resolve(rng).field_elements(self.p, shape, dtype)
 
     # -- elementwise arithmetic on int64 representatives --------------------------------------------
     def raw_add(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -278,10 +294,12 @@ class PrimeField:
         bb = self.asarray(b, name="b")
         return self.to_field(self.raw_matmul(aa, bb))
 
-    def raw_matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Exact ``a @ b`` mod p on int64 arrays in [0, p) (shapes checked, values not)."""
-        a = np.asarray(a, dtype=np.int64)
-        b = np.asarray(b, dtype=np.int64)
+    def raw_matmul(self, a: np.ndarray, b: np.ndarray, *, compact: bool = False) -> np.ndarray:
+        """Exact ``a @ b`` mod p on int64 arrays in [0, p) (shapes checked, values not); uint32 operands
+        (the compact type of p < 2^32) are taken as they are. The result is int64, or
+        :attr:`compact_dtype` with ``compact=True``."""
+        a = _raw_operand(a)
+        b = _raw_operand(b)
         if a.ndim not in (1, 2) or b.ndim not in (1, 2):
             raise ShapeError(f"matmul takes 1-D or 2-D operands, got {a.ndim}-D and {b.ndim}-D")
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
@@ -290,7 +308,7 @@ class PrimeField:
             raise ShapeError(f"inner dimensions differ: a is {a.shape}, b is {b.shape}")
         if a2.shape[1] == 0:
             raise ShapeError(f"empty inner dimension: a is {a.shape}, b is {b.shape}")
-        out = self._matmul2(a2, b2)
+        out = self._matmul2(a2, b2, self.compact_dtype if compact else np.dtype(np.int64))
         if a.ndim == 1 and b.ndim == 1:
             return out.reshape(())
         if a.ndim == 1:
@@ -299,40 +317,55 @@ class PrimeField:
             return out.reshape(-1)
         return out
 
-    def raw_matmul_split(self, a: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
-        """Exact ``a @ [top; bottom]`` mod p for 2-D int64 arrays in [0, p) (``top`` and ``bottom`` of equal
-        width), without building the stacked operand when the compiled small-inner path applies (the
-        protocol's encodings: data rows and mask rows)."""
+    def raw_matmul_split(self, a: np.ndarray, top: np.ndarray, bottom: np.ndarray, *, compact: bool = False
+                         ) -> np.ndarray:
+        """Exact ``a @ [top; bottom]`` mod p for 2-D arrays of representatives in [0, p) (``top`` and
+        ``bottom`` of equal width; int64, or uint32 for p < 2^32), without building the stacked operand when
+        the compiled small-inner path applies (the protocol's encodings: data rows and mask rows).
+
+        ``compact=True`` returns :attr:`compact_dtype` (uint32 for p < 2^32: half the bytes to write;
+        the same values)."""
         a = np.asarray(a, dtype=np.int64)
         k = top.shape[0] + bottom.shape[0]
         if (a.ndim != 2 or top.ndim != 2 or bottom.ndim != 2 or top.shape[1] != bottom.shape[1]
                 or a.shape[1] != k):
             raise ShapeError(f"a @ [top; bottom]: a is {a.shape}, top {top.shape}, bottom {bottom.shape}")
         n = top.shape[1]
+        out_dtype = self.compact_dtype if compact else np.dtype(np.int64)
         if (k <= 16 and self.p < 2**32 and k * self._half**2 > EXACT_FLOAT_BOUND and a.shape[0] and n
                 and use_compiled(a.shape[0], k, n)):
-            return compiled_small_inner(self.p, a, top, bottom)
-        return self.raw_matmul(a, np.concatenate([top, bottom], axis=0))
+            return compiled_small_inner(self.p, a, top, bottom, out_dtype=out_dtype)
+        stacked = np.concatenate([np.asarray(x, dtype=np.int64) for x in (top, bottom)], axis=0)
+        return self.raw_matmul(a, stacked).astype(out_dtype, copy=False)
 
-    def _matmul2(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def _matmul2(self, a: np.ndarray, b: np.ndarray, out_dtype: np.dtype) -> np.ndarray:
         m, k = a.shape
         n = b.shape[1]
         if m == 0 or n == 0:
-            return np.zeros((m, n), dtype=np.int64)
+            return np.zeros((m, n), dtype=out_dtype)
         compiled = use_compiled(m, k, n)
         if k <= 16 and self.p < 2**32 and k * self._half**2 > EXACT_FLOAT_BOUND:
             if compiled:
-                return compiled_small_inner(self.p, a, b)
-            return reference_small_inner(self.p, a, b)
+                return compiled_small_inner(self.p, a, b, out_dtype=out_dtype)
+            return reference_small_inner(self.p, a, b).astype(out_dtype, copy=False)
         if compiled:
-            return compiled_matmul(self.p, a, b, self.matmul_plan(k))
-        return reference_matmul(self, a, b, self.matmul_plan(k))
+            return compiled_matmul(self.p, a, b, self.matmul_plan(k), out_dtype)
+        return reference_matmul(self, a, b, self.matmul_plan(k)).astype(out_dtype, copy=False)
 
-    def raw_sum(self, arrays: list[np.ndarray] | np.ndarray) -> np.ndarray:
-        """Σ arrays mod p (same shapes, values in [0, p)), reducing only when int64 could overflow."""
+    def raw_sum(self, arrays: list[np.ndarray] | np.ndarray, *, compact: bool = False) -> np.ndarray:
+        """Σ arrays mod p (same shapes, values in [0, p); int64 or uint32), reducing only when int64 could
+        overflow. For p < 2^32 in a process that has loaded the compiled kernels: one tiled pass
+        (:func:`~cmpc.matmul.compiled_sum`). ``compact=True`` returns :attr:`compact_dtype`."""
         arrs = list(arrays)
         if not arrs:
             raise ShapeError("raw_sum needs at least one array")
+        out_dtype = self.compact_dtype if compact else np.dtype(np.int64)
+        fast = compiled_sum(self.p, arrs, out_dtype)
+        if fast is not None:
+            return fast
+        return self._numpy_sum(arrs).astype(out_dtype, copy=False)
+
+    def _numpy_sum(self, arrs: list[np.ndarray]) -> np.ndarray:
         per = max(1, (2**63 - 1) // max(1, self.p - 1))
         if per == 1:
             total = arrs[0].copy()

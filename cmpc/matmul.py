@@ -32,6 +32,7 @@ __all__ = [
     "MatmulPlan",
     "compiled_matmul",
     "compiled_small_inner",
+    "compiled_sum",
     "make_plan",
     "reference_matmul",
     "reference_small_inner",
@@ -181,6 +182,18 @@ def _constants(p: int, exps: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     return np.array(cs, dtype=np.uint64), np.array([(c << 64) // p for c in cs], dtype=np.uint64)
 
 
+#: Mersenne primes p = 2^b − 1 whose recombination folds and rotates (2^e ≡ 2^{e mod b}) instead of
+#: multiplying by 2^e mod p: the default field and the 61-bit one
+MERSENNE_BITS = {2**31 - 1: 31, 2**61 - 1: 61}
+
+
+@lru_cache(maxsize=256)
+def _rotations(p: int, exps: tuple[int, ...]) -> np.ndarray:
+    """``e mod b`` per exponent for a Mersenne p = 2^b − 1 of :data:`MERSENNE_BITS`, else −1."""
+    b = MERSENNE_BITS.get(p)
+    return np.array([e % b if b else -1 for e in exps], dtype=np.int64)
+
+
 #: scratch buffers up to this size are kept per thread between products (first-touch page faults of
 #: fresh buffers cost ~10% of a 1024×1024 product); larger ones are allocated per call
 WORKSPACE_BYTES = 256 * 2**20
@@ -208,22 +221,24 @@ def _scratch(slot: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
 TILE_BYTES = 16 * 2**20
 
 
-def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan) -> np.ndarray:
-    """Exact ``a @ b mod p`` for 2-D int64 arrays in [0, p) with non-empty dimensions (unchecked).
+def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan, out_dtype: Any = np.int64
+                    ) -> np.ndarray:
+    """Exact ``a @ b mod p`` for 2-D int64 (or uint32) arrays in [0, p), non-empty dimensions (unchecked).
 
     Both operands are split once into float64 limb forms; then, per tile of output rows and per chunk
-    of the inner dimension, BLAS computes the limb products and one compiled pass combines them.
+    of the inner dimension, BLAS computes the limb products and one compiled pass combines them. The
+    result is ``out_dtype``: int64, or uint32 for p < 2^32 (the same values in half the bytes).
     """
     k_ = kernels.get()
     lay = _layout(plan)
     nfa, nfb = lay.forms_a.shape[0], lay.forms_b.shape[0]
     # a transposed operand (the workers' F_A(α)ᵀ) with one limb form: split aᵀ as it lies and hand BLAS
     # the transposed view of the forms (no transposing copy of a)
-    a_t = a.T if (nfa == 1 and lay.stacked and a.dtype == np.int64 and a.flags.f_contiguous
+    a_t = a.T if (nfa == 1 and lay.stacked and a.dtype in _KERNEL_INTS and a.flags.f_contiguous
                   and not a.flags.c_contiguous) else None
     if a_t is None:
-        a = np.ascontiguousarray(a, dtype=np.int64)
-    b = np.ascontiguousarray(b, dtype=np.int64)
+        a = _int_operand(a)
+    b = _int_operand(b)
     m, k = a.shape
     n = b.shape[1]
     half = (p - 1) // 2
@@ -231,10 +246,16 @@ def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan) -> n
         fa_t = _scratch("fa", (1, k, m), np.float64)
         k_.split(a_t, p, half, plan.limbs_a, plan.width_a, lay.forms_a, fa_t)
         fa = fa_t[0].T.reshape(m, 1, k)  # a view: (m, 1, k) with unit stride along m
-    else:
+    elif lay.stacked:
         # A's forms as (m, forms, k): a tile of rows is one contiguous (tile * forms, k) block
         fa = _scratch("fa", (m, nfa, k), np.float64)
         k_.split(a, p, half, plan.limbs_a, plan.width_a, lay.forms_a, fa.transpose(1, 0, 2))
+    else:
+        # one BLAS call per form (Karatsuba): each form's rows contiguous, fa[:, q] a (m, k) block with
+        # row stride k (the (m, forms, k) layout would give BLAS a row stride of forms · k)
+        fa_f = _scratch("fa", (nfa, m, k), np.float64)
+        k_.split(a, p, half, plan.limbs_a, plan.width_a, lay.forms_a, fa_f)
+        fa = fa_f.transpose(1, 0, 2)
     if lay.stacked:
         fb_buf = _scratch("fb", (k, nfb, n), np.float64)
         k_.split(b, p, half, plan.limbs_b, plan.width_b, lay.forms_b, fb_buf.transpose(1, 0, 2))
@@ -250,9 +271,14 @@ def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan) -> n
     chunks = list(range(0, k, plan.chunk))
     prod_full = _scratch("prod", (nfa * tile, prod_cols), np.float64)
     acc_full = _scratch("acc", (n_exp, tile, n) if len(chunks) > 1 else (n_exp, 1, 1), np.int64)
-    out = np.empty((m, n), dtype=np.int64)
+    if np.dtype(out_dtype) == np.uint32 and p >= 2**32:
+        raise ParameterError(f"a uint32 result needs p < 2^32, got p = {p}")
+    out = np.empty((m, n), dtype=out_dtype)
     cs, csh = _constants(p, lay.exps)
     big = p >= 2**61
+    mbits = MERSENNE_BITS.get(p, 0)
+    rot = _rotations(p, lay.exps)
+    small_terms = lay.term_bound < p  # then a chunk's terms need no division to be reduced (big mode)
     # normal mode: |D_e| <= p + safe * term_bound <= 2^62 between reductions, so D_e + off is in [0, 2^64)
     safe = max(1, (2**62 - p) // lay.term_bound)
     off = 0 if big else p * -(-(2**62) // p)
@@ -281,7 +307,7 @@ def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan) -> n
             if reduce_mod:
                 pending = 0
             k_.combine(prod, tm, n, fstride, rstride, lay.brow, lay.bcol, lay.weights, acc, idx == 0, last,
-                       reduce_mod, big, p, off, cs, csh, out_t)
+                       reduce_mod, big, small_terms, p, off, cs, csh, mbits, rot, out_t)
     return out
 
 
@@ -290,27 +316,69 @@ def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan) -> n
 MERSENNE_31 = 2**31 - 1
 
 
-def small_inner_per(p: int) -> int:
-    """How many products (each < (p−1)² < 2^64) a uint64 accumulator takes before a reduction."""
-    return min(2**32, max(1, (2**64 - 1) // max(1, (p - 1) ** 2)))
+def small_inner_per(p: int, reduced: bool = False) -> int:
+    """How many products (each ≤ (p−1)² < 2^64) a uint64 accumulator takes before a reduction: from zero,
+    or (``reduced``) on top of a reduced value ≤ p − 1 (at least 1 for p < 2^32: p − 1 + (p−1)² < 2^64)."""
+    room = 2**64 - 1 - (p - 1 if reduced else 0)
+    return min(2**32, max(1, room // max(1, (p - 1) ** 2)))
 
 
-def compiled_small_inner(p: int, a: np.ndarray, b: np.ndarray, b2: np.ndarray | None = None) -> np.ndarray:
+def compiled_small_inner(p: int, a: np.ndarray, b: np.ndarray, b2: np.ndarray | None = None,
+                         out_dtype: Any = np.int64) -> np.ndarray:
     """``a @ b mod p`` for p < 2^32 and a small inner dimension (compiled uint64 multiply-adds).
 
     With ``b2``, the right operand is ``[b; b2]`` (rows of ``b``, then of ``b2``: same width), without
-    building it.
+    building it. ``b`` and ``b2`` may be int64 or uint32 (values in [0, p) either way); the result is
+    ``out_dtype`` (int64, or uint32: the same values in half the bytes).
     """
-    b64 = np.ascontiguousarray(b, dtype=np.int64)
-    b2_64 = (np.empty((0, b64.shape[1]), dtype=np.int64) if b2 is None
-             else np.ascontiguousarray(b2, dtype=np.int64))
+    b64 = _int_operand(b)
+    b2_64 = np.empty((0, b64.shape[1]), dtype=np.int64) if b2 is None else _int_operand(b2)
     if b2_64.shape[1] != b64.shape[1] or a.shape[1] != b64.shape[0] + b2_64.shape[0]:
         raise ShapeError(f"small-inner product: a is {a.shape}, b parts are {b64.shape} and {b2_64.shape}")
-    out = np.empty((a.shape[0], b64.shape[1]), dtype=np.int64)
+    dt = np.dtype(out_dtype)
+    if dt not in (np.dtype(np.int64), np.dtype(np.uint32)):
+        raise ParameterError(f"out_dtype must be int64 or uint32, got {dt}")
+    out = np.empty((a.shape[0], b64.shape[1]), dtype=dt)
     a64 = np.ascontiguousarray(a, dtype=np.int64)
     shift = 31 if p == MERSENNE_31 else 0
-    kernels.get().small_inner(a64, b64, b2_64, p, small_inner_per(p), np.uint64((2**64) // p), shift, out)
+    per, per_after = small_inner_per(p), small_inner_per(p, reduced=True)
+    kernels.get().small_inner(a64, b64, b2_64, p, per, per_after, np.uint64((2**64) // p), shift, out)
     return out
+
+
+def compiled_sum(p: int, arrays: list[np.ndarray], out_dtype: Any = np.int64) -> np.ndarray | None:
+    """``Σ arrays mod p`` in one compiled pass for p < 2^32 (same shapes, values in [0, p)), or ``None``
+    when the kernel does not apply (larger p, numba not loaded, mixed array types after the first: the
+    caller then sums with numpy). The result has ``arrays[0]``'s shape and type ``out_dtype``."""
+    if p >= 2**32 or not kernels.loaded() or not arrays or len(arrays) >= 2**32:
+        return None
+    shape = arrays[0].shape
+    flat = []
+    for x in arrays:
+        x = np.asarray(x)
+        if x.shape != shape or x.dtype not in _KERNEL_INTS:
+            return None
+        flat.append(np.ascontiguousarray(x).reshape(-1))
+    rest = tuple(flat[1:])
+    kinds = {(x.dtype, x.flags.aligned, x.flags.writeable) for x in rest}
+    if len(kinds) > 1:
+        return None
+    out = np.empty(flat[0].shape, dtype=out_dtype)
+    shift = 31 if p == MERSENNE_31 else 0
+    kernels.get().sum_mod(flat[0], rest, p, np.uint64((2**64) // p), shift, out)
+    return out.reshape(shape)
+
+
+#: the element types the compiled kernels take as they are (int64 and the compact uint32 of p < 2^32)
+_KERNEL_INTS = (np.dtype(np.int64), np.dtype(np.uint32))
+
+
+def _int_operand(x: np.ndarray) -> np.ndarray:
+    """A C-contiguous int64 or uint32 array (the types the compiled kernels take; others become int64)."""
+    x = np.asarray(x)
+    if x.dtype not in _KERNEL_INTS:
+        x = x.astype(np.int64)
+    return np.ascontiguousarray(x)
 
 
 # -- pure-numpy reference (bit-identity tests only) --------------------------------------------------------
@@ -411,7 +479,7 @@ def reference_matmul(field: Any, a: np.ndarray, b: np.ndarray, plan: MatmulPlan)
 def reference_small_inner(p: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The pure-numpy small-inner product (reference of the bit-identity tests)."""
     pu = np.uint64(p)
-    per = small_inner_per(p)
+    per, per_after = small_inner_per(p), small_inner_per(p, reduced=True)
     au = a.astype(np.uint64)
     bu = b.astype(np.uint64)
     out = np.empty((a.shape[0], b.shape[1]), dtype=np.int64)
@@ -425,7 +493,7 @@ def reference_small_inner(p: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
                 continue
             if pending == per:
                 np.remainder(acc, pu, out=acc)
-                pending = 0
+                pending = per - per_after
             np.multiply(bu[c], coef, out=tmp)
             acc += tmp
             pending += 1

@@ -119,40 +119,54 @@ class RandomSource:
         return child
 
     # -- integers -------------------------------------------------------------------------------
-    def integers_below(self, bound: int, shape: ShapeLike) -> np.ndarray:
-        """Uniform integers in [0, bound) as an int64 array (``1 <= bound <= 2^63``), no modulo bias."""
+    def integers_below(self, bound: int, shape: ShapeLike, dtype: type[np.integer] = np.int64) -> np.ndarray:
+        """Uniform integers in [0, bound) (``1 <= bound <= 2^63``), no modulo bias, as an int64 array, or
+        as a uint32 array with ``dtype=np.uint32`` (``bound <= 2^32``: the same values from the same stream,
+        half the memory)."""
         bound = int(bound)
         if not 1 <= bound <= 2**63:
             raise ParameterError(f"bound must be in [1, 2^63], got {bound}")
+        out_dtype = np.dtype(dtype)
+        if out_dtype not in (np.dtype(np.int64), np.dtype(np.uint32)):
+            raise ParameterError(f"dtype must be numpy.int64 or numpy.uint32, got {out_dtype}")
+        if out_dtype == np.uint32 and bound > 2**32:
+            raise ParameterError(f"dtype uint32 needs bound <= 2^32, got {bound}; use int64")
         dims = _shape_tuple(shape)
         n = math.prod(dims)
         if bound == 1 or n == 0:
-            return np.zeros(dims, dtype=np.int64)
+            return np.zeros(dims, dtype=out_dtype)
         k = (bound - 1).bit_length()
-        dtype: type[np.unsignedinteger] = np.uint32 if k <= 32 else np.uint64
-        mask = dtype((1 << k) - 1)
+        word: type[np.unsignedinteger] = np.uint32 if k <= 32 else np.uint64
+        mask = word((1 << k) - 1)
         accept = bound / float(1 << k)
-        out = np.empty(n, dtype=np.int64)
+        out: np.ndarray | None = None
         filled = 0
         while filled < n:
             need = n - filled
             draw = int(need / accept * 1.05) + 16
-            words = self._words(draw, dtype)
+            words = self._words(draw, word)
             np.bitwise_and(words, mask, out=words)
-            ok = words < bound
-            # bounds just below a power of two (2^31 − 1, 2^61 − 1) almost never reject: skip the compress
-            good = words if ok.all() else words[ok]
+            if filled == 0 and int(words[:n].max()) < bound:
+                # the first n words are all accepted (the rule for bounds just below a power of two, such
+                # as 2^31 − 1 and 2^61 − 1): they are the result, without the accept mask or a compress
+                head = words[:n]
+                return (head if head.dtype == out_dtype else head.astype(out_dtype)).reshape(dims)
+            if out is None:
+                out = np.empty(n, dtype=out_dtype)
+            good = words[words < bound]
             take = min(need, good.size)
             out[filled : filled + take] = good[:take]
             filled += take
+        assert out is not None
         return out.reshape(dims)
 
-    def field_elements(self, p: int, shape: ShapeLike) -> np.ndarray:
-        """Uniform elements of GF(p) (``2 <= p < 2^63``) as an int64 array in [0, p)."""
+    def field_elements(self, p: int, shape: ShapeLike, dtype: type[np.integer] = np.int64) -> np.ndarray:
+        """Uniform elements of GF(p) (``2 <= p < 2^63``) as an int64 array in [0, p) (or uint32 with
+        ``dtype=np.uint32`` for p ≤ 2^32: the same values)."""
         p = int(p)
         if not 2 <= p < 2**63:
             raise ParameterError(f"p must be in [2, 2^63), got {p}")
-        return self.integers_below(p, shape)
+        return self.integers_below(p, shape, dtype)
 
     def randbelow(self, bound: int) -> int:
         """One uniform Python integer in [0, bound) for any ``bound >= 1`` (e.g. Paillier sizes)."""

@@ -51,9 +51,11 @@ def element_width(p: int) -> int:
 
 
 def encode_matrix(values: np.ndarray, p: int) -> bytes:
-    """Encode a 1-D (as one row) or 2-D array of representatives in [0, p) (not re-checked: the sender's
-    values come from its own field arithmetic)."""
-    arr = np.asarray(values, dtype=np.int64)
+    """Encode a 1-D (as one row) or 2-D array of representatives in [0, p) (int64, or uint32 for p ≤ 2^32;
+    not re-checked: the sender's values come from its own field arithmetic)."""
+    arr = np.asarray(values)
+    if arr.dtype != np.uint32 or element_width(p) != 4:  # uint32 (the compact type) is written as it is
+        arr = np.asarray(arr, dtype=np.int64)
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2:
@@ -70,8 +72,12 @@ def decode_matrix(
     shape: tuple[int, int] | None = None,
     what: str = "field matrix",
     max_elements: int = MAX_ELEMENTS,
+    compact: bool = False,
 ) -> np.ndarray:
-    """Inverse of :func:`encode_matrix`: a 2-D int64 array of representatives in [0, p)."""
+    """Inverse of :func:`encode_matrix`: a 2-D int64 array of representatives in [0, p).
+
+    ``compact=True`` and 4-byte elements (p ≤ 2^32): a read-only uint32 view of ``data`` instead (no
+    copy; the same values, checked the same way)."""
     buf = memoryview(data).cast("B") if not isinstance(data, bytes) else data
     if len(buf) < MATRIX_HEADER.size:
         raise ProtocolError(f"{what}: {len(buf)} bytes is shorter than the {MATRIX_HEADER.size}-byte header")
@@ -91,6 +97,8 @@ def decode_matrix(
     raw = np.frombuffer(buf, dtype="<u4" if width == 4 else "<u8", offset=MATRIX_HEADER.size, count=count)
     if count and int(raw.max()) >= p:
         raise ProtocolError(f"{what}: element {int(raw.max())} is not below p = {p}")
+    if compact and width == 4:
+        return raw.reshape(rows, cols)
     return raw.astype(np.int64).reshape(rows, cols)
 
 

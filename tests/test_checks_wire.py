@@ -89,3 +89,18 @@ def test_parts_round_trip(parts):
         split_parts(blob + b"x", len(parts))
     with pytest.raises(ProtocolError):
         split_parts(blob, len(parts) + 1)
+
+
+def test_compact_matrices_same_bytes_and_values():
+    # uint32 arrays are written as they are (the same bytes as int64 ones); compact decoding returns a
+    # read-only uint32 view for 4-byte elements and int64 for 8-byte ones
+    p = 2**31 - 1
+    arr = np.array([[0, 1, p - 1], [7, 2**30, 5]], dtype=np.int64)
+    blob = encode_matrix(arr, p)
+    assert encode_matrix(arr.astype(np.uint32), p) == blob
+    view = decode_matrix(blob, p, compact=True)
+    assert view.dtype == np.uint32 and not view.flags.writeable
+    assert np.array_equal(view, arr)
+    big = 2**61 - 1
+    wide = decode_matrix(encode_matrix(arr.astype(np.uint32), big), big, compact=True)
+    assert wide.dtype == np.int64 and np.array_equal(wide, arr)

@@ -8,25 +8,28 @@ from cmpc.cli import main
 
 
 def test_bench_json(capsys):
+    # --allocator default: the retained heap of the default is process-wide (cmpc.allocator has its own
+    # test, in a child process); the test session keeps glibc's defaults
     assert main(["bench", "--code", "age", "--s", "2", "--t", "2", "--z", "2", "--m", "32",
-                 "--format", "json"]) == 0
+                 "--allocator", "default", "--format", "json"]) == 0
     row = json.loads(capsys.readouterr().out)
-    assert row["correct"] is True and row["workers"] == 17
+    assert row["correct"] is True and row["workers"] == 17 and row["allocator"] == "default"
     assert set(row["bytes"]) == {"phase1", "phase2", "phase3"}
     assert row["elements"]["phase2"] == (4 + 2) * 16 * 16 * 16  # t^2 + z reporters, N - 1 senders each
 
 
 def test_bench_table_and_bad_code(capsys):
-    assert main(["bench", "--code", "bgw", "--s", "1", "--t", "1", "--z", "1", "--m", "16"]) == 0
+    assert main(["bench", "--code", "bgw", "--s", "1", "--t", "1", "--z", "1", "--m", "16",
+                 "--allocator", "default"]) == 0
     out = capsys.readouterr().out
-    assert "correct=True" in out and "phase2" in out
+    assert "correct=True" in out and "phase2" in out and "allocator: default" in out
     assert main(["bench", "--code", "nope", "--m", "8"]) == 2
     assert "unknown" in capsys.readouterr().err.lower()
 
 
 def test_bench_json_is_like_for_like(capsys):
     assert main(["bench", "--code", "age", "--s", "2", "--t", "2", "--z", "2", "--m", "32",
-                 "--threads", "1", "--repeat", "2", "--format", "json"]) == 0
+                 "--threads", "1", "--repeat", "2", "--allocator", "default", "--format", "json"]) == 0
     row = json.loads(capsys.readouterr().out)
     assert row["blas_threads"] in (1, None) and row["repeat"] == 2
     assert row["matmul_s"] > 0 and row["compute_total_s"] > 0

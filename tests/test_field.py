@@ -488,3 +488,63 @@ def test_raw_matmul_split_equals_stacked_product(p):
         F.raw_matmul_split(a, top, bottom[:, :-1])
     with pytest.raises(ShapeError):
         F.raw_matmul_split(a[:, :5], top, bottom)
+
+
+@pytest.mark.parametrize("p", [65521, 2**31 - 1, 2**32 - 5, 2**61 - 1])
+def test_raw_matmul_split_compact_operands_and_result(p):
+    # uint32 operands (the protocol's masks) and compact results give the same values as int64 ones, on
+    # the compiled and on the stacked path
+    from cmpc import kernels
+
+    kernels.get()
+    F = PrimeField(p)
+    rng = RandomSource(seed=12)
+    a = F.raw_random((6, 3), rng)
+    top = F.raw_random((1, 5000), rng)
+    bottom = F.raw_random((2, 5000), rng, compact=True)
+    assert bottom.dtype == F.compact_dtype
+    top[0, :3] = p - 1
+    want = F.raw_matmul(a, np.concatenate([top, bottom.astype(np.int64)]))
+    for compact in (False, True):
+        got = F.raw_matmul_split(a, top, bottom, compact=compact)
+        assert got.dtype == (F.compact_dtype if compact else np.int64)
+        assert np.array_equal(got.astype(np.int64), want)
+
+
+@pytest.mark.parametrize("p", [2, 65521, 2**31 - 1, 2**32 - 5, 2**61 - 1])
+def test_raw_sum_compiled_equals_numpy_and_python(p):
+    # the compiled one-pass sum (p < 2^32), across column tiles, with the extreme value p − 1 everywhere in
+    # one column, uint32 read-only views (as messages decode) mixed with an int64 first array
+    from cmpc import kernels
+    from cmpc.kernels import SMALL_INNER_TILE
+
+    kernels.get()
+    F = PrimeField(p)
+    rng = RandomSource(seed=13)
+    n = 2 * SMALL_INNER_TILE + 3
+    first = F.raw_random((3, n), rng)
+    rest = []
+    for _ in range(17):
+        x = F.raw_random((3, n), rng, compact=True)
+        x[:, 5] = p - 1
+        x.setflags(write=False)
+        rest.append(x)
+    first[:, 5] = p - 1
+    want = sum(x.astype(object) for x in [first, *rest]) % p
+    for compact in (False, True):
+        got = F.raw_sum([first, *rest], compact=compact)
+        assert got.dtype == (F.compact_dtype if compact else np.int64) and got.shape == (3, n)
+        assert (got.astype(object) == want).all()
+    assert np.array_equal(F.raw_sum([first, *rest[:1], rest[1].astype(np.int64)]),
+                          F._numpy_sum([first, *rest[:2]]))
+
+
+@pytest.mark.parametrize("p", [2, 3, 65521, 2**31 - 1, 3037000493, 2**32 - 5])
+def test_small_inner_budgets_never_overflow_uint64(p):
+    # the accumulator's budgets: per products from zero, per_after on top of a reduced value (≤ p − 1)
+    from cmpc.matmul import small_inner_per
+
+    per, after = small_inner_per(p), small_inner_per(p, reduced=True)
+    assert 1 <= after <= per
+    assert per * (p - 1) ** 2 <= 2**64 - 1
+    assert (p - 1) + after * (p - 1) ** 2 <= 2**64 - 1

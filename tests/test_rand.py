@@ -97,3 +97,51 @@ def test_bad_seed_and_resolve():
     with pytest.raises(ParameterError, match="numpy"):
         resolve(np.random.default_rng(0))  # type: ignore[arg-type]
     assert isinstance(resolve(None), RandomSource)
+
+
+def _reference_below(rng: RandomSource, bound: int, n: int) -> list[int]:
+    """The sampling rule spelled out with Python integers: masked words of k bits from the keystream in
+    draws of ⌊need / accept · 1.05⌋ + 16 words, keeping the first n below the bound (little-endian words)."""
+    k = (bound - 1).bit_length()
+    size = 4 if k <= 32 else 8
+    accept = bound / float(1 << k)
+    out: list[int] = []
+    while len(out) < n:
+        need = n - len(out)
+        draw = int(need / accept * 1.05) + 16
+        raw = rng.bytes(draw * size)
+        mask = (1 << k) - 1
+        words = [int.from_bytes(raw[i : i + size], "little") & mask for i in range(0, len(raw), size)]
+        out += [w for w in words if w < bound][:need]
+    return out
+
+
+@pytest.mark.parametrize("bound", [2, 11, 65521, 2**31 - 1, 2**32, 2**32 + 15, 2**61 - 1, 2**63])
+def test_integers_below_follows_the_sampling_rule_and_keeps_the_stream(bound):
+    # the fast path (no rejection among the first n words) and the compress path give the rule's values
+    # and leave the stream at the same position (the second draw equals the reference's second draw too)
+    ours, ref = RandomSource(seed=bound), RandomSource(seed=bound)
+    for n in (1, 300, 5000):
+        got = ours.integers_below(bound, n)
+        assert got.dtype == np.int64
+        assert got.tolist() == _reference_below(ref, bound, n)
+
+
+@pytest.mark.parametrize("bound", [11, 65521, 2**31 - 1, 2**32])
+def test_uint32_draws_equal_int64_draws(bound):
+    a, b = RandomSource(seed=9), RandomSource(seed=9)
+    for shape in ((3, 4), (2, 1000), 7):
+        x = a.integers_below(bound, shape)
+        y = b.integers_below(bound, shape, dtype=np.uint32)
+        assert y.dtype == np.uint32 and y.shape == x.shape
+        assert np.array_equal(x, y)
+    assert np.array_equal(a.field_elements(bound if bound > 2 else 3, 50),
+                          b.field_elements(bound if bound > 2 else 3, 50, dtype=np.uint32))
+
+
+def test_uint32_draws_refuse_large_bounds_and_other_dtypes():
+    r = RandomSource(seed=1)
+    with pytest.raises(ParameterError, match="uint32 needs bound"):
+        r.integers_below(2**32 + 1, 3, dtype=np.uint32)
+    with pytest.raises(ParameterError, match="dtype must be"):
+        r.integers_below(5, 3, dtype=np.int32)

@@ -90,24 +90,30 @@ def cached_decoding_rows(field: PrimeField, session: Session, chosen: Iterable[i
 
 
 # -- pure encoding steps (used by the roles and by the privacy tests) ------------------------------------
-def split_blocks(x: np.ndarray, s: int, t: int, padded: tuple[int, int]) -> np.ndarray:
+def split_blocks(
+    x: np.ndarray, s: int, t: int, padded: tuple[int, int], dtype: type = np.int64
+) -> np.ndarray:
     """Zero-pad ``x`` to ``padded`` and cut it into s×t blocks: result shape (s·t, rows/s, cols/t),
-    block (i, j) at index i·t + j."""
+    block (i, j) at index i·t + j, of type ``dtype`` (int64, or uint32 when every value is below 2^32)."""
     rows, cols = padded
     br, bc = rows // s, cols // t
     if x.shape != (rows, cols):
         xp = np.zeros((rows, cols), dtype=np.int64)
         xp[: x.shape[0], : x.shape[1]] = x
         x = xp
-    out = np.empty((s * t, br, bc), dtype=np.int64)
+    out: np.ndarray = np.empty((s * t, br, bc), dtype=dtype)
     out.reshape(s, t, br, bc)[...] = x.reshape(s, br, t, bc).transpose(0, 2, 1, 3)
     return out
 
 
 def encode_shares(
-    field: PrimeField, blocks: np.ndarray, secrets: np.ndarray, exponents: list[int], points: Iterable[int]
+    field: PrimeField, blocks: np.ndarray, secrets: np.ndarray, exponents: list[int], points: Iterable[int],
+    *, compact: bool = False,
 ) -> np.ndarray:
-    """F(α_n) for every point: Σ_b blocks[b] α^{e_b} + Σ_w secrets[w] α^{e_{st+w}} (shape (N′, r, c))."""
+    """F(α_n) for every point: Σ_b blocks[b] α^{e_b} + Σ_w secrets[w] α^{e_{st+w}} (shape (N′, r, c)).
+
+    ``compact=True``: the shares as :attr:`~cmpc.field.PrimeField.compact_dtype` (uint32 for p < 2^32,
+    the wire width: half the bytes to write; the same values)."""
     pts = tuple(int(x) for x in points)
     if len(exponents) != blocks.shape[0] + secrets.shape[0]:
         raise ShapeError(
@@ -115,7 +121,7 @@ def encode_shares(
         )
     v = _vandermonde(field.p, pts, tuple(int(e) for e in exponents))
     flat = field.raw_matmul_split(
-        v, blocks.reshape(blocks.shape[0], -1), secrets.reshape(secrets.shape[0], -1)
+        v, blocks.reshape(blocks.shape[0], -1), secrets.reshape(secrets.shape[0], -1), compact=compact
     )
     return flat.reshape((len(pts), *blocks.shape[1:]))
 
@@ -127,18 +133,22 @@ def reshare_values(
     masks: np.ndarray,
     points: Iterable[int],
     t: int,
+    *,
+    compact: bool = False,
 ) -> np.ndarray:
     """G_n(α) at every point for G_n(x) = Σ_q r_row[q] h x^q + Σ_w masks[w] x^{t²+w} (q = j + t·l).
 
     One product: [c | E] @ [h; masks] with c = E_r @ r_row, E_r = [α^q], E = [α^{t²+w}] (the stacked
-    right operand is not built: :meth:`~cmpc.field.PrimeField.raw_matmul_split`).
+    right operand is not built: :meth:`~cmpc.field.PrimeField.raw_matmul_split`). ``masks`` may be
+    int64 or uint32; ``compact=True`` returns :attr:`~cmpc.field.PrimeField.compact_dtype` (the same values).
     """
     pts = np.fromiter(points, dtype=np.int64)
     z = masks.shape[0]
     powers = _powers(field.p, tuple(int(x) for x in pts), t * t + z)
     c = field.raw_matmul(powers[:, : t * t], r_row.reshape(-1, 1))
     lhs = np.concatenate([c, powers[:, t * t :]], axis=1)
-    return field.raw_matmul_split(lhs, h.reshape(1, -1), masks.reshape(z, -1)).reshape((pts.size, *h.shape))
+    values = field.raw_matmul_split(lhs, h.reshape(1, -1), masks.reshape(z, -1), compact=compact)
+    return values.reshape((pts.size, *h.shape))
 
 
 def interpolate_results(

@@ -164,9 +164,9 @@ def decode(frame: bytes, *, p: int | None = None, session: bytes | None = None) 
         raise ProtocolError(f"frame belongs to session {sid.hex()}, expected {session.hex()}")
     if rnd != cls.ROUND:
         raise ProtocolError(f"{cls.__name__} must be sent in round {cls.ROUND}, frame says {rnd}")
+    if issubclass(cls, MatrixMessage):  # a view of the frame: the matrix is not copied
+        return cls(_decode_matrix(memoryview(frame)[HEADER.size :], p, cls.__name__))
     body = frame[HEADER.size :]
-    if issubclass(cls, MatrixMessage):
-        return cls(_decode_matrix(body, p, cls.__name__))
     if cls is StartPhase2:
         if len(body) < 8:
             raise ProtocolError("StartPhase2 body too short")
@@ -180,9 +180,10 @@ def decode(frame: bytes, *, p: int | None = None, session: bytes | None = None) 
     return cls()
 
 
-def _decode_matrix(body: bytes, p: int | None, name: str) -> np.ndarray:
+def _decode_matrix(body: memoryview, p: int | None, name: str) -> np.ndarray:
+    """The matrix of a frame: read-only uint32 for p < 2^32 (a view of the frame), else int64."""
     if p is None:  # only the header is trusted: read the width the frame claims
         if len(body) < 2 or body[1] not in (4, 8):
             raise ProtocolError(f"{name}: body too short or element width not 4 or 8")
         p = 2**32 if body[1] == 4 else 2**63
-    return decode_matrix(body, p, what=name)
+    return decode_matrix(body, p, what=name, compact=True)

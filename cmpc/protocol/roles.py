@@ -145,10 +145,11 @@ class Source(Role):
         with self._timed("phase1"):
             k, m, n = sess.padded
             cols = m if self.which == "A" else n
-            blocks = split_blocks(self.data, code.s, code.t, (k, cols))
-            secrets = self.field.raw_random((code.z, *blocks.shape[1:]), self.rng)
+            # uint32 blocks, secrets and shares for p < 2^32 (the same values: half the bytes to move)
+            blocks = split_blocks(self.data, code.s, code.t, (k, cols), self.field.compact_dtype.type)
+            secrets = self.field.raw_random((code.z, *blocks.shape[1:]), self.rng, compact=True)
             exps = code.a_exponents if self.which == "A" else code.b_exponents
-            shares = encode_shares(self.field, blocks, secrets, exps, sess.points)
+            shares = encode_shares(self.field, blocks, secrets, exps, sess.points, compact=True)
         kind = msg.ShareA if self.which == "A" else msg.ShareB
         self.done = True
         return [(worker_id(i), kind(shares[i])) for i in range(sess.n_total)]
@@ -188,7 +189,7 @@ class Worker(Role):
                 self.share_b = message.data
             if self.share_a is not None and self.share_b is not None:
                 with self._timed("phase1"):
-                    self.h = self.field.raw_matmul(self.share_a.T, self.share_b)
+                    self.h = self.field.raw_matmul(self.share_a.T, self.share_b, compact=True)
                 if self.session.fixed_assignment:  # no spares: straight on to phase 2
                     chosen, reporters = self.session.fixed_roles()
                     return self._start_phase2(msg.StartPhase2(chosen=chosen, reporters=reporters))
@@ -230,10 +231,11 @@ class Worker(Role):
         with self._timed("phase2"):
             rows = cached_decoding_rows(self.field, sess, chosen)
             q = chosen.index(self.index)
-            masks = self.field.raw_random((code.z, *self.h.shape), self.rng)
+            # uint32 masks and values for p < 2^32 (the same values from the same stream, half the bytes)
+            masks = self.field.raw_random((code.z, *self.h.shape), self.rng, compact=True)
             # only the reporters need I: G_n is evaluated at their points alone
             pts = [sess.points[c] for c in reporters]
-            values = reshare_values(self.field, self.h, rows[q], masks, pts, code.t)
+            values = reshare_values(self.field, self.h, rows[q], masks, pts, code.t, compact=True)
         out: Outgoing = []
         for pos, c in enumerate(reporters):
             if c == self.index:
@@ -271,7 +273,7 @@ class Worker(Role):
         if self.own is None or len(self.received) < len(self.chosen) - 1:
             return []
         with self._timed("phase3"):
-            total = self.field.raw_sum([self.own, *self.received.values()])
+            total = self.field.raw_sum([self.own, *self.received.values()], compact=True)
         self.done = True
         return [(MASTER, msg.ResultShare(total))]
 
