@@ -109,7 +109,7 @@ def test_init_local_deployment_runs_end_to_end(tmp_path):
 
     out = tmp_path / "d"
     assert main(["init", "--local", "--code", "bgw", "--s", "1", "--t", "1", "--z", "1", "--m", "8",
-                 "--timeout", "20", "--out", str(out)]) == 0
+                 "--timeout", "60", "--out", str(out)]) == 0
     session = Session.from_json((out / "session.json").read_text())
     a, b = demo_inputs(session, 7)
     np.save(out / "source-a" / "A.npy", a)
