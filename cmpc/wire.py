@@ -53,14 +53,14 @@ def element_width(p: int) -> int:
 def encode_matrix(values: np.ndarray, p: int) -> bytes:
     """Encode a 1-D (as one row) or 2-D array of representatives in [0, p) (int64, or uint32 for p ≤ 2^32;
     not re-checked: the sender's values come from its own field arithmetic)."""
+    width = element_width(p)
     arr = np.asarray(values)
-    if arr.dtype != np.uint32 or element_width(p) != 4:  # uint32 (the compact type) is written as it is
+    if arr.dtype != np.uint32 or width != 4:  # uint32 (the compact type) is written as it is
         arr = np.asarray(arr, dtype=np.int64)
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2:
         raise ProtocolError(f"a field matrix must be 1-D or 2-D, got shape {arr.shape}")
-    width = element_width(p)
     body = np.ascontiguousarray(arr).astype("<u4" if width == 4 else "<u8").tobytes()
     return MATRIX_HEADER.pack(MATRIX_VERSION, width, arr.shape[0], arr.shape[1]) + body
 
