@@ -311,9 +311,11 @@ def compiled_matmul(p: int, a: np.ndarray, b: np.ndarray, plan: MatmulPlan, out_
     return out
 
 
-#: the one Mersenne prime 2^e − 1 with 22 ≤ e ≤ 32, the range where two folds reduce any x < 2^64 below 2p
-#: (the compiled small-inner kernel reduces it by folding instead of Barrett's multiplications)
-MERSENNE_31 = 2**31 - 1
+def _fold_shift(p: int) -> int:
+    """31 for p = 2^31 − 1, the one Mersenne prime 2^e − 1 with 22 ≤ e ≤ 32 (the range where two folds
+    reduce any x < 2^64 below 2p: the small-inner and sum kernels fold instead of Barrett's
+    multiplications), else 0."""
+    return 31 if MERSENNE_BITS.get(p) == 31 else 0
 
 
 def small_inner_per(p: int, reduced: bool = False) -> int:
@@ -340,7 +342,7 @@ def compiled_small_inner(p: int, a: np.ndarray, b: np.ndarray, b2: np.ndarray | 
         raise ParameterError(f"out_dtype must be int64 or uint32, got {dt}")
     out = np.empty((a.shape[0], b64.shape[1]), dtype=dt)
     a64 = np.ascontiguousarray(a, dtype=np.int64)
-    shift = 31 if p == MERSENNE_31 else 0
+    shift = _fold_shift(p)
     per, per_after = small_inner_per(p), small_inner_per(p, reduced=True)
     kernels.get().small_inner(a64, b64, b2_64, p, per, per_after, np.uint64((2**64) // p), shift, out)
     return out
@@ -364,7 +366,7 @@ def compiled_sum(p: int, arrays: list[np.ndarray], out_dtype: Any = np.int64) ->
     if len(kinds) > 1:
         return None
     out = np.empty(flat[0].shape, dtype=out_dtype)
-    shift = 31 if p == MERSENNE_31 else 0
+    shift = _fold_shift(p)
     kernels.get().sum_mod(flat[0], rest, p, np.uint64((2**64) // p), shift, out)
     return out.reshape(shape)
 
