@@ -18,7 +18,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from cmpc import PrimeField, RandomSource
-from cmpc.matmul import compiled_matmul, reference_matmul
+from cmpc.matmul import compiled_matmul
+from cmpc.matmul_numpy import reference_matmul
 
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 

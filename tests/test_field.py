@@ -388,7 +388,8 @@ def _plans_for(p: int, k: int):
     st.integers(0, 2**32),
 )
 def test_compiled_matmul_bit_identical_to_reference(p, m, k, n, seed):
-    from cmpc.matmul import compiled_matmul, reference_matmul
+    from cmpc.matmul import compiled_matmul
+    from cmpc.matmul_numpy import reference_matmul
 
     F = PrimeField(p)
     rng = RandomSource(seed=seed)
@@ -423,7 +424,8 @@ def test_compiled_matmul_reduces_between_many_chunks(p):
 @settings(max_examples=40, deadline=None)
 @given(st.sampled_from([2, 3, 65521, 2**31 - 1, 2**32 - 5]), st.integers(1, 16), st.data())
 def test_compiled_small_inner_bit_identical(p, k, data):
-    from cmpc.matmul import compiled_small_inner, reference_small_inner
+    from cmpc.matmul import compiled_small_inner
+    from cmpc.matmul_numpy import reference_small_inner
 
     m = data.draw(st.integers(1, 4))
     n = data.draw(st.integers(1, 50))
@@ -439,7 +441,8 @@ def test_compiled_small_inner_bit_identical(p, k, data):
 def test_compiled_small_inner_across_column_tiles(p):
     # rows longer than two column tiles of the kernel, extreme values at the tile edges
     from cmpc.kernels import SMALL_INNER_TILE
-    from cmpc.matmul import compiled_small_inner, reference_small_inner
+    from cmpc.matmul import compiled_small_inner
+    from cmpc.matmul_numpy import reference_small_inner
 
     n = 2 * SMALL_INNER_TILE + 5
     rng = np.random.default_rng(7)  # test data, not secrets
@@ -457,7 +460,8 @@ def test_compiled_small_inner_across_column_tiles(p):
 def test_compiled_matmul_transposed_operand(p):
     # F-ordered left operands (the workers' F_A(α)ᵀ) are split without a transposing copy for one-form
     # plans; every plan must give the same result as on the contiguous copy
-    from cmpc.matmul import compiled_matmul, reference_matmul
+    from cmpc.matmul import compiled_matmul
+    from cmpc.matmul_numpy import reference_matmul
 
     F = PrimeField(p)
     rng = np.random.default_rng(11)  # test data, not secrets
